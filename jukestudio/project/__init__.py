@@ -1,0 +1,1 @@
+"""jukestudio.project."""

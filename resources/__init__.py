@@ -1,0 +1,1 @@
+"""Package data: vocab tables (OpenAI Noncommercial Use License, see vocab/LICENSE) and icons."""
