@@ -1,0 +1,258 @@
+"""The waveform view: min/max peaks of a take, playhead, click to seek, region, level markers, lyrics.
+
+Peaks come from a *peak source* — ``fn(start_s, end_s, n_bins) -> (mins, maxs)`` — so a take of any
+length draws at any zoom from the audio layer's peak pyramid without touching the samples. Each
+bin is drawn as a vertical min→max stroke (interleaved points), so transients survive.
+
+Mouse: click = seek, drag = select a region, double-click = clear it, wheel = zoom time,
+right/middle drag = scroll. The y axis is fixed (-1..1, lyrics below).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor
+
+PeakSource = Callable[[float, float, int], tuple[np.ndarray, np.ndarray]]
+
+WAVE_COLOR = "#5aa9e6"
+PLAYHEAD_COLOR = "#ff5964"
+LEVEL_COLORS = {0: "#ffe066", 1: "#7bd389", 2: "#c49bff"}  # prior order: 0 = top
+LEVEL_NAMES = {0: "top", 1: "level 1", 2: "level 0"}
+LYRIC_Y = -1.25
+WORD_COLOR = QColor("#9aa5b1")
+CURRENT_WORD_COLOR = QColor("#ffffff")
+
+
+def peaks_from_array(audio: np.ndarray, sample_rate: int) -> tuple[PeakSource, float]:
+    """A peak source over an in-memory mono array (prompts, tests); the audio layer's pyramid is faster."""
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    duration = len(audio) / float(sample_rate)
+
+    def source(start_s: float, end_s: float, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+        lo = max(0, int(start_s * sample_rate))
+        hi = min(len(audio), max(lo + 1, int(end_s * sample_rate)))
+        chunk = audio[lo:hi]
+        if len(chunk) == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.float32)
+        n_bins = max(1, min(n_bins, len(chunk)))
+        edges = np.linspace(0, len(chunk), n_bins + 1).astype(np.int64)
+        mins = np.minimum.reduceat(chunk, edges[:-1])
+        maxs = np.maximum.reduceat(chunk, edges[:-1])
+        return mins, maxs
+
+    return source, duration
+
+
+class _WaveViewBox(pg.ViewBox):
+    """Left drag selects a time region instead of panning; click seeks."""
+
+    def __init__(self, view: WaveformView) -> None:
+        super().__init__(enableMenu=False)
+        self._view = view
+        self.setMouseEnabled(x=True, y=False)
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802 (Qt naming)
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            if ev.double():
+                self._view.clear_region()
+            else:
+                self._view.seek_requested.emit(max(0.0, float(self.mapSceneToView(ev.scenePos()).x())))
+        else:
+            super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802
+        if ev.button() != Qt.MouseButton.LeftButton:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        start = float(self.mapSceneToView(ev.buttonDownScenePos()).x())
+        now = float(self.mapSceneToView(ev.scenePos()).x())
+        self._view.set_region(min(start, now), max(start, now), emit=ev.isFinish())
+
+
+class WaveformView(pg.PlotWidget):
+    """Peaks of one take with playhead, selection, per-level progress markers and lyric words."""
+
+    seek_requested = Signal(float)  # seconds
+    region_changed = Signal(object)  # (start_s, end_s) or None
+
+    def __init__(self, parent=None) -> None:
+        self._box = _WaveViewBox(self)
+        super().__init__(parent, viewBox=self._box, background="#1e2127")
+        self.setAcceptDrops(False)  # drops go to the main window
+        item = self.getPlotItem()
+        item.hideButtons()
+        item.setMenuEnabled(False)
+        item.showGrid(x=True, y=False, alpha=0.15)
+        item.getAxis("left").hide()
+        item.setLabel("bottom", "time", units="s")
+        self._box.setYRange(LYRIC_Y - 0.25, 1.05, padding=0)
+        self._curve = pg.PlotDataItem(pen=pg.mkPen(WAVE_COLOR, width=1), connect="pairs")
+        self._curve.setZValue(1)
+        self.addItem(self._curve)
+        self._playhead = pg.InfiniteLine(pos=0.0, angle=90, movable=False, pen=pg.mkPen(PLAYHEAD_COLOR, width=2))
+        self._playhead.setZValue(10)
+        self.addItem(self._playhead)
+        self._region = pg.LinearRegionItem(values=(0, 0), movable=True, brush=pg.mkBrush(255, 255, 255, 40))
+        self._region.setZValue(5)
+        self._region.hide()
+        self._region.sigRegionChangeFinished.connect(self._region_moved)
+        self.addItem(self._region)
+        self._markers: dict[int, pg.InfiniteLine] = {}
+        self._words: list[tuple[float, float, str]] = []
+        self._starts: list[float] = []
+        self._word_items: list[pg.TextItem] = []
+        self._current_word = -1
+        self._source: PeakSource | None = None
+        self._duration = 0.0
+        self._box.sigXRangeChanged.connect(self._refresh_peaks)
+
+    # -- content ------------------------------------------------------------------------------
+    @property
+    def duration(self) -> float:
+        return self._duration
+
+    def set_peak_source(self, source: PeakSource | None, duration: float) -> None:
+        self._source, self._duration = source, max(0.0, float(duration))
+        limit = max(self._duration, 0.01)
+        self._box.setLimits(xMin=-0.02 * limit, xMax=limit * 1.02, minXRange=min(0.01, limit))
+        self._box.setXRange(0.0, limit, padding=0.01)
+        self._refresh_peaks()
+
+    def set_audio(self, audio: np.ndarray, sample_rate: int) -> None:
+        self.set_peak_source(*peaks_from_array(audio, sample_rate))
+
+    def clear(self) -> None:  # type: ignore[override]
+        self.set_peak_source(None, 0.0)
+        self.set_alignment([])
+        self.set_level_progress({})
+        self.clear_region()
+        self.set_playhead(0.0)
+
+    def curve_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """The drawn (x, y) points: each bin is a (t, min), (t, max) pair."""
+        x, y = self._curve.getData()
+        return (np.zeros(0), np.zeros(0)) if x is None else (x, y)
+
+    def _refresh_peaks(self, *_: object) -> None:
+        if self._source is None or self._duration <= 0:
+            self._curve.setData([], [])
+            return
+        (x0, x1), _ = self._box.viewRange()
+        x0, x1 = max(0.0, x0), min(self._duration, x1)
+        if x1 <= x0:
+            self._curve.setData([], [])
+            return
+        n_bins = max(16, int(self._box.width() or 800))
+        mins, maxs = self._source(x0, x1, n_bins)
+        n = len(mins)
+        if n == 0:
+            self._curve.setData([], [])
+            return
+        t = x0 + (np.arange(n) + 0.5) * (x1 - x0) / n
+        xs = np.repeat(t, 2)
+        ys = np.empty(2 * n, dtype=np.float32)
+        ys[0::2], ys[1::2] = mins, maxs
+        self._curve.setData(xs, ys)
+
+    # -- playhead and region ------------------------------------------------------------------
+    def set_playhead(self, seconds: float) -> None:
+        self._playhead.setValue(float(seconds))
+        self._highlight_word_at(float(seconds))
+
+    @property
+    def playhead(self) -> float:
+        return float(self._playhead.value())
+
+    def set_region(self, start: float, end: float, emit: bool = True) -> None:
+        start, end = max(0.0, start), min(max(self._duration, 0.0), end) if self._duration else end
+        if end - start <= 1e-3:
+            self.clear_region()
+            return
+        self._region.blockSignals(True)
+        self._region.setRegion((start, end))
+        self._region.blockSignals(False)
+        self._region.show()
+        if emit:
+            self.region_changed.emit((start, end))
+
+    def clear_region(self) -> None:
+        was_visible = self._region.isVisible()
+        self._region.hide()
+        if was_visible:
+            self.region_changed.emit(None)
+
+    def region(self) -> tuple[float, float] | None:
+        if not self._region.isVisible():
+            return None
+        start, end = self._region.getRegion()
+        return float(start), float(end)
+
+    def _region_moved(self) -> None:
+        if self._region.isVisible():
+            self.region_changed.emit(self.region())
+
+    # -- level markers ------------------------------------------------------------------------
+    def set_level_progress(self, seconds_by_level: dict[int, float]) -> None:
+        """Mark how far each level (prior order) has been sampled; levels not given are removed."""
+        for level in list(self._markers):
+            if level not in seconds_by_level:
+                self.removeItem(self._markers.pop(level))
+        for level, seconds in seconds_by_level.items():
+            line = self._markers.get(level)
+            if line is None:
+                color = LEVEL_COLORS.get(level, "#cccccc")
+                line = pg.InfiniteLine(
+                    angle=90,
+                    movable=False,
+                    pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine),
+                    label=LEVEL_NAMES.get(level, f"level {level}"),
+                    labelOpts={"position": 0.95 - 0.07 * level, "color": color},
+                )
+                line.setZValue(4)
+                self.addItem(line)
+                self._markers[level] = line
+            line.setValue(float(seconds))
+
+    def level_progress(self) -> dict[int, float]:
+        return {level: float(line.value()) for level, line in self._markers.items()}
+
+    # -- lyric alignment ----------------------------------------------------------------------
+    def set_alignment(self, words: Sequence[tuple[float, float, str]]) -> None:
+        """Lay lyric words along the time axis: ``[(start_s, end_s, word), ...]`` sorted by start."""
+        for item in self._word_items:
+            self.removeItem(item)
+        self._words = sorted((float(s), float(e), str(w)) for s, e, w in words)
+        self._starts = [w[0] for w in self._words]
+        self._word_items = []
+        for start, _end, word in self._words:
+            text = pg.TextItem(word, color=WORD_COLOR, anchor=(0, 0.5))
+            text.setPos(QPointF(start, LYRIC_Y))
+            self.addItem(text)
+            self._word_items.append(text)
+        self._current_word = -1
+        self._highlight_word_at(self.playhead)
+
+    def current_word(self) -> str | None:
+        return self._words[self._current_word][2] if 0 <= self._current_word < len(self._words) else None
+
+    def _highlight_word_at(self, seconds: float) -> None:
+        if not self._words:
+            return
+        index = bisect.bisect_right(self._starts, seconds) - 1
+        if index >= 0 and seconds > self._words[index][1]:
+            index = -1  # in a gap between words
+        if index == self._current_word:
+            return
+        if 0 <= self._current_word < len(self._word_items):
+            self._word_items[self._current_word].setColor(WORD_COLOR)
+        if index >= 0:
+            self._word_items[index].setColor(CURRENT_WORD_COLOR)
+        self._current_word = index

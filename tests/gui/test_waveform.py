@@ -1,0 +1,91 @@
+"""WaveformView: peaks drawn as min/max strokes, click to seek, drag a region, markers, lyric words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+
+from jukestudio.gui.waveform import WaveformView, peaks_from_array
+
+SR = 1000
+
+
+@pytest.fixture
+def view(qtbot):
+    w = WaveformView()
+    w.resize(800, 300)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def _widget_point(view: WaveformView, seconds: float) -> QPoint:
+    scene = view.getPlotItem().vb.mapViewToScene(QPointF(seconds, 0.0))
+    return view.mapFromScene(scene)
+
+
+def test_peaks_from_array_matches_brute_force_min_max():
+    rng = np.random.default_rng(0)
+    audio = rng.standard_normal(10_000).astype(np.float32)
+    source, duration = peaks_from_array(audio, SR)
+    assert duration == 10.0
+    mins, maxs = source(2.0, 4.0, 10)
+    chunks = np.array_split(audio[2000:4000], 10)
+    assert np.allclose(mins, [c.min() for c in chunks]) and np.allclose(maxs, [c.max() for c in chunks])
+
+
+def test_draws_one_min_max_stroke_per_bin_and_keeps_transients(view):
+    audio = np.zeros(5 * SR, np.float32)
+    audio[2500] = 0.9  # a single-sample click must survive any zoom
+    view.set_audio(audio, SR)
+    x, y = view.curve_data()
+    assert len(x) % 2 == 0 and len(x) >= 32
+    assert np.isclose(y.max(), 0.9) and np.isclose(y.min(), 0.0)
+    assert view.duration == 5.0
+
+
+def test_click_seeks_and_drag_selects_a_region_double_click_clears(view, qtbot):
+    view.set_audio(np.zeros(10 * SR, np.float32), SR)
+    with qtbot.waitSignal(view.seek_requested, timeout=2000) as seek:
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=_widget_point(view, 4.0))
+    assert seek.args[0] == pytest.approx(4.0, abs=0.1)
+
+    with qtbot.waitSignal(view.region_changed, timeout=2000) as region:
+        view.set_region(2.0, 6.5)
+    assert region.args[0] == (2.0, 6.5) and view.region() == (2.0, 6.5)
+    with qtbot.waitSignal(view.region_changed, timeout=2000) as cleared:
+        view.clear_region()
+    assert cleared.args[0] is None and view.region() is None
+
+
+def test_mouse_drag_makes_a_region(view, qtbot):
+    from PySide6.QtTest import QTest
+
+    view.set_audio(np.zeros(10 * SR, np.float32), SR)
+    start, end = _widget_point(view, 2.0), _widget_point(view, 7.0)
+    vp = view.viewport()
+    with qtbot.waitSignal(view.region_changed, timeout=2000) as blocker:
+        QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+        for i in range(1, 11):
+            QTest.mouseMove(vp, start + (end - start) * i / 10)
+        QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    lo, hi = blocker.args[0]
+    assert lo == pytest.approx(2.0, abs=0.2) and hi == pytest.approx(7.0, abs=0.2)
+
+
+def test_level_markers_and_lyric_highlight_follow_the_playhead(view):
+    view.set_audio(np.zeros(10 * SR, np.float32), SR)
+    view.set_level_progress({0: 8.0, 1: 3.0})
+    assert view.level_progress() == {0: 8.0, 1: 3.0}
+    view.set_level_progress({0: 10.0})
+    assert view.level_progress() == {0: 10.0}
+
+    view.set_alignment([(0.5, 1.0, "hello"), (1.2, 2.0, "world")])
+    view.set_playhead(0.7)
+    assert view.current_word() == "hello"
+    view.set_playhead(1.1)
+    assert view.current_word() is None
+    view.set_playhead(1.5)
+    assert view.current_word() == "world" and view.playhead == 1.5
