@@ -226,9 +226,11 @@ class JukeboxVQVAE(nn.Module):
                 _uniform_(weight, bound, generator)
                 if module.bias is not None:
                     _uniform_(module.bias, bound, generator)
-            if isinstance(module, ResConv1DBlock) and self.config.zero_out:
-                module.conv1d_2.weight.zero_()
-                module.conv1d_2.bias.zero_()
+        if self.config.zero_out:
+            for module in self.modules():
+                if isinstance(module, ResConv1DBlock):
+                    module.conv1d_2.weight.zero_()
+                    module.conv1d_2.bias.zero_()
         device = self.bottleneck[0].codebook.device
         noise = torch.randn(1, 32 * self.hop_lengths[-1], self.config.conv_input_shape, generator=generator)
         self.init_codebooks(noise.mul_(0.1).to(device), generator)
