@@ -1,0 +1,227 @@
+"""The jobs panel: queued / running / done / failed / cancelled jobs with per-level progress, speed, ETA.
+
+``JobsModel`` is a table model fed from the JobWorker's signals; ``JobsPanel`` shows it with a
+progress-bar delegate and a Cancel button (which sets the job's token through ``cancel_requested``).
+The ETA is shown only once the engine has measured a speed ("honest ETA": never guessed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from jukestudio.engine.progress import Progress
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
+ACTIVE = ("queued", "running")
+LEVEL_NAMES = {0: "top", 1: "level 1", 2: "level 0"}  # prior order
+COLUMNS = ("Job", "Status", "Progress", "Speed", "ETA")
+PROGRESS_COLUMN = 2
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "—"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@dataclass
+class JobRow:
+    job_id: str
+    label: str
+    kind: str
+    status: str = "queued"
+    fraction: float = 0.0
+    level: int | None = None
+    window: int = 0
+    n_windows: int = 0
+    tokens_per_s: float = 0.0
+    eta_s: float | None = None
+    message: str = ""
+
+    def progress_text(self) -> str:
+        if self.status in ("failed", "cancelled") and self.message:
+            return self.message
+        if self.level is None:
+            return f"{self.fraction:.0%}"
+        name = LEVEL_NAMES.get(self.level, f"level {self.level}")
+        return f"{name} · window {min(self.window + 1, self.n_windows)}/{self.n_windows} · {self.fraction:.0%}"
+
+
+class JobsModel(QAbstractTableModel):
+    """One row per job, newest last."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._rows: list[JobRow] = []
+
+    # -- Qt model -----------------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return row.label
+            if col == 1:
+                return row.status
+            if col == 2:
+                return row.progress_text()
+            if col == 3:
+                return f"{row.tokens_per_s:.0f} tok/s" if row.status == "running" and row.tokens_per_s > 0 else ""
+            if col == 4:
+                return format_duration(row.eta_s) if row.status == "running" else ""
+        if role == Qt.ItemDataRole.UserRole:
+            return row.fraction
+        if role == Qt.ItemDataRole.ToolTipRole and row.message:
+            return row.message
+        return None
+
+    # -- updates ------------------------------------------------------------------------------------
+    def add_job(self, job_id: str, label: str, kind: str, status: str = "queued") -> None:
+        if self.row_of(job_id) is not None:
+            self.set_status(job_id, status)
+            return
+        self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
+        self._rows.append(JobRow(job_id, label, kind, status))
+        self.endInsertRows()
+
+    def row_of(self, job_id: str) -> int | None:
+        for i, row in enumerate(self._rows):
+            if row.job_id == job_id:
+                return i
+        return None
+
+    def job(self, job_id: str) -> JobRow | None:
+        i = self.row_of(job_id)
+        return None if i is None else self._rows[i]
+
+    def jobs(self) -> list[JobRow]:
+        return list(self._rows)
+
+    def set_status(self, job_id: str, status: str, message: str = "") -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown job status {status!r}")
+        i = self.row_of(job_id)
+        if i is None:
+            return
+        row = self._rows[i]
+        row.status, row.message = status, message or row.message
+        if status == "done":
+            row.fraction, row.eta_s = 1.0, 0.0
+        self._changed(i)
+
+    def update_progress(self, job_id: str, progress: Progress) -> None:
+        i = self.row_of(job_id)
+        if i is None:
+            return
+        row = self._rows[i]
+        if row.status == "queued":
+            row.status = "running"
+        row.fraction = max(0.0, min(1.0, progress.fraction))
+        row.level, row.window, row.n_windows = progress.level, progress.window, progress.n_windows
+        row.tokens_per_s, row.eta_s = progress.tokens_per_s, progress.eta_s
+        if progress.message:
+            row.message = progress.message
+        self._changed(i)
+
+    def remove_finished(self) -> None:
+        keep = [r for r in self._rows if r.status in ACTIVE]
+        if len(keep) != len(self._rows):
+            self.beginResetModel()
+            self._rows = keep
+            self.endResetModel()
+
+    def _changed(self, i: int) -> None:
+        self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Paints the progress column as a progress bar with the level/window text in it."""
+
+    def paint(self, painter, option, index) -> None:
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(2, 3, -2, -3)
+        bar.minimum, bar.maximum = 0, 1000
+        bar.progress = int(1000 * float(index.data(Qt.ItemDataRole.UserRole) or 0.0))
+        bar.text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        bar.textVisible = True
+        bar.state = option.state
+        style = option.widget.style() if option.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+
+
+class JobsPanel(QWidget):
+    """The table plus Cancel / Clear finished buttons."""
+
+    cancel_requested = Signal(str)  # job_id
+
+    def __init__(self, model: JobsModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.table = QTableView(self)
+        self.table.setModel(model)
+        self.table.setItemDelegateForColumn(PROGRESS_COLUMN, ProgressDelegate(self.table))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(PROGRESS_COLUMN, QHeaderView.ResizeMode.Stretch)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.cancel_action = QAction("Cancel job", self)
+        self.cancel_action.triggered.connect(self.cancel_selected)
+        self.table.addAction(self.cancel_action)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setToolTip("Stop the selected job at the next step; finished windows are kept.")
+        self.cancel_button.clicked.connect(self.cancel_selected)
+        self.clear_button = QPushButton("Clear finished", self)
+        self.clear_button.clicked.connect(model.remove_finished)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.clear_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+
+    def selected_job_ids(self) -> list[str]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        jobs = self.model.jobs()
+        return [jobs[r].job_id for r in rows if r < len(jobs)]
+
+    def cancel_selected(self) -> None:
+        jobs = {j.job_id: j for j in self.model.jobs()}
+        targets = self.selected_job_ids() or [j.job_id for j in jobs.values() if j.status == "running"]
+        for job_id in targets:
+            if jobs[job_id].status in ACTIVE:
+                self.cancel_requested.emit(job_id)
