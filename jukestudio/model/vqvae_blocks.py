@@ -178,17 +178,18 @@ class Codebook(nn.Module):
     def quantise(self, latents: torch.Tensor) -> torch.Tensor:
         """(N, C, T) latents -> (N, T) indices of the nearest codes (squared Euclidean distance)."""
         n, width, t = latents.shape
-        x = latents.transpose(1, 2).reshape(n * t, width)
+        x = latents.detach().transpose(1, 2).reshape(n * t, width)
         codebook_t = self.codebook.t()  # (C, codes)
         code_norms = codebook_t.pow(2).sum(dim=0, keepdim=True)  # (1, codes)
         rows = max(1, _QUANTISE_ELEMENTS // max(1, self.nb_codes))
         tokens = torch.empty(n * t, dtype=torch.long, device=latents.device)
-        for start in range(0, n * t, rows):
-            part = x[start : start + rows]
-            # |x|^2 - 2 x.k + |k|^2 in the original's order of operations, so near-ties round the same.
-            distance = torch.matmul(part, codebook_t).mul_(-2)
-            distance.add_(part.pow(2).sum(dim=-1, keepdim=True)).add_(code_norms)
-            tokens[start : start + rows] = torch.min(distance, dim=-1).indices
+        with torch.no_grad():  # indices carry no gradient; do not record the distance matrix
+            for start in range(0, n * t, rows):
+                part = x[start : start + rows]
+                # |x|^2 - 2 x.k + |k|^2 in the original's order of operations, so near-ties round the same.
+                distance = torch.matmul(part, codebook_t).mul_(-2)
+                distance.add_(part.pow(2).sum(dim=-1, keepdim=True)).add_(code_norms)
+                tokens[start : start + rows] = torch.min(distance, dim=-1).indices
         return tokens.view(n, t)
 
     def dequantise(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -224,10 +225,11 @@ class Codebook(nn.Module):
         if x.shape[0] < self.nb_codes:
             repeats = -(-self.nb_codes // x.shape[0])
             x = x.repeat(repeats, 1)
-            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            # Random draws happen on the CPU, so a seed gives the same codebook on every device.
+            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
             x = x + noise * (0.01 / math.sqrt(width))
-        order = torch.randperm(x.shape[0], generator=generator, device=x.device)
-        self.codebook.copy_(x[order[: self.nb_codes]])
+        order = torch.randperm(x.shape[0], generator=generator)[: self.nb_codes]
+        self.codebook.copy_(x[order.to(x.device)])
 
 
 class Bottleneck(nn.Module):

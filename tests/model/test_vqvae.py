@@ -92,6 +92,18 @@ def test_encode_decode_match_the_fixture(
 
 
 @torch.no_grad()
+def test_quantising_in_row_chunks_gives_the_same_codes(
+    fixture_model: JukeboxVQVAE, wave: torch.Tensor, reference: dict[str, torch.Tensor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jukestudio.model.vqvae_blocks as blocks
+
+    monkeypatch.setattr(blocks, "_QUANTISE_ELEMENTS", 64 * 100)  # 100 rows at a time: 11 chunks at hop 8
+    codes = fixture_model.encode(wave)
+    for level in range(3):
+        assert torch.equal(codes[level], reference[f"vqvae.encode.L{level}"])
+
+
+@torch.no_grad()
 def test_forward_has_the_original_semantics(
     fixture_model: JukeboxVQVAE, wave: torch.Tensor, reference: dict[str, torch.Tensor]
 ) -> None:
