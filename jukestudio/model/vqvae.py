@@ -54,9 +54,11 @@ class VQVAEOutput:
 
 
 class JukeboxVQVAE(nn.Module):
-    """Three-level VQ-VAE with Hugging Face 4.40.2 state-dict names.
+    """Hierarchical VQ-VAE (three levels in the released model) with Hugging Face 4.40.2 state-dict names.
 
     A fresh model has all-zero codebooks (as HF and OpenAI): load weights, or call ``init_weights``.
+    The activation is always ReLU, as in both (``config.act_fn`` is not used by the VQ-VAE).
+    ``encode``/``decode`` record gradients unless the caller runs them under ``torch.inference_mode()``.
     """
 
     def __init__(self, config: JukeboxVQVAEConfig) -> None:
@@ -145,6 +147,8 @@ class JukeboxVQVAE(nn.Module):
         As in OpenAI and HF, only ``music_tokens[0]`` is decoded, with the codebook and decoder of
         ``start_level``; further entries are accepted (a list from ``encode``) but not used, so nothing
         is computed for them. To decode level L alone: ``decode([tokens_L], start_level=L)``.
+        ``bs_chunks`` decodes the batch in that many pieces to bound memory (same audio up to fp32
+        rounding, as a convolution's arithmetic may depend on the batch size).
         """
         self._check_levels(start_level, end_level)
         if len(music_tokens) == 0:

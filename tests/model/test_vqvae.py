@@ -32,9 +32,14 @@ def random_tiny(seed: int = 0) -> JukeboxVQVAE:
     return model
 
 
+@pytest.fixture(scope="module", params=["tiny", "tiny5b"])
+def folder(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def reference() -> dict[str, torch.Tensor]:
-    return load_file(TINY / "reference.safetensors")
+def reference(folder: str) -> dict[str, torch.Tensor]:
+    return load_file(ORIG_TINY / folder / "reference.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +56,12 @@ def wave() -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def fixture_model() -> JukeboxVQVAE:
-    weights = load_file(TINY / "hf_model" / "model.safetensors")
+def fixture_model(folder: str) -> JukeboxVQVAE:
+    """The fixture's VQ-VAE weights (``vqvae.*`` keys of the HF file) in our model, HF config reader."""
+    hf_dir = ORIG_TINY / folder / "hf_model"
+    weights = load_file(hf_dir / "model.safetensors")
     state = {key.removeprefix("vqvae."): value for key, value in weights.items() if key.startswith("vqvae.")}
-    model = JukeboxVQVAE(tiny_config()).eval()
+    model = JukeboxVQVAE(JukeboxConfig.from_pretrained(hf_dir).vqvae_config).eval()
     model.load_state_dict(state, strict=True)
     return model
 
