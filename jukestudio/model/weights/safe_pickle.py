@@ -1,0 +1,370 @@
+"""Read PyTorch checkpoint files without ever running code from them.
+
+``read_checkpoint(path)`` first asks ``torch.load(weights_only=True)`` (memory-mapped for zip
+files). The released Jukebox files hold a pickled ``jukebox.hparams.Hyperparams`` object, which
+weights_only refuses; only then the file is read by our own restricted unpickler, which
+
+* knows both torch formats: the legacy one (several pickles followed by raw storages, what
+  PyTorch 1.4 wrote) and the zip one;
+* rebuilds tensors from storages itself (memory-mapping the file, so a 10 GB prior is not read
+  into RAM) and allows only ``OrderedDict``, ``torch.Size`` and the tensor rebuild functions;
+* turns every other global into an inert placeholder class: instances made by ``NEWOBJ`` /
+  ``copyreg._reconstructor`` just record their state (that is how a dict subclass such as
+  ``Hyperparams`` is pickled) — and *calling* such a global (``os.system(...)`` through
+  ``__reduce__``) is refused with :class:`UnsafeCheckpointError`. Nothing is imported.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import mmap
+import pickle
+import struct
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from jukestudio.model.weights.errors import CheckpointError, UnsafeCheckpointError
+
+log = logging.getLogger(__name__)
+
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_ZIP_MAGIC = b"PK\x03\x04"
+
+_STORAGE_DTYPES = {
+    "FloatStorage": torch.float32,
+    "HalfStorage": torch.float16,
+    "BFloat16Storage": torch.bfloat16,
+    "DoubleStorage": torch.float64,
+    "LongStorage": torch.int64,
+    "IntStorage": torch.int32,
+    "ShortStorage": torch.int16,
+    "CharStorage": torch.int8,
+    "ByteStorage": torch.uint8,
+    "BoolStorage": torch.bool,
+    "UntypedStorage": torch.uint8,
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Inert stand-ins for what the pickle describes
+
+
+class _Refused(Exception):
+    """Raised inside the unpickler; turned into UnsafeCheckpointError with the file name."""
+
+
+class _OpaqueMeta(type):
+    """Metaclass of placeholder classes: building an instance from a call is code execution, so refuse."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        raise _Refused(f"{cls.global_name}(...)")
+
+
+class Opaque(dict, metaclass=_OpaqueMeta):
+    """An object of a class we do not import. Records what the pickle gave it; never runs anything.
+
+    It is a dict subclass so that ``SETITEMS`` (how dict subclasses like ``Hyperparams`` are
+    pickled) fills it; ``BUILD`` state lands in ``opaque_state``.
+    """
+
+    global_name = "?"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Opaque:
+        inst = dict.__new__(cls)
+        inst.opaque_args = args
+        inst.opaque_state = None
+        return inst
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # never called by the unpickler
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        self.opaque_state = state
+
+    def __reduce__(self) -> Any:  # pragma: no cover - we never pickle these
+        raise TypeError("placeholder objects are not picklable")
+
+
+def to_plain(obj: Any) -> Any:
+    """Placeholders → plain dicts (their items plus dict state), recursively through containers."""
+    if isinstance(obj, Opaque):
+        out = {str(k): to_plain(v) for k, v in obj.items()}
+        if isinstance(obj.opaque_state, dict):
+            for key, value in obj.opaque_state.items():
+                out.setdefault(str(key), to_plain(value))
+        return out
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    return obj
+
+
+@dataclass(frozen=True)
+class _StorageType:
+    dtype: torch.dtype
+
+
+@dataclass(frozen=True)
+class _StorageRef:
+    key: str
+    dtype: torch.dtype
+    numel: int  # of the root storage
+    elem_offset: int = 0  # legacy storage views
+
+
+@dataclass(frozen=True)
+class _TensorSpec:
+    storage: _StorageRef
+    offset: int
+    size: tuple[int, ...]
+    stride: tuple[int, ...]
+    parameter: bool = False
+
+
+def _ints(value: Any, what: str) -> tuple[int, ...]:
+    if not isinstance(value, (tuple, list)) or not all(isinstance(v, int) for v in value):
+        raise _Refused(f"bad tensor {what} {value!r}")
+    return tuple(value)
+
+
+def _rebuild_tensor(storage: Any, storage_offset: Any, size: Any, stride: Any, *_: Any) -> _TensorSpec:
+    if not isinstance(storage, _StorageRef) or not isinstance(storage_offset, int):
+        raise _Refused("a tensor rebuilt from something that is not a storage")
+    return _TensorSpec(storage, storage_offset, _ints(size, "size"), _ints(stride, "stride"))
+
+
+def _rebuild_parameter(data: Any, *_: Any) -> Any:
+    if not isinstance(data, _TensorSpec):
+        raise _Refused("a parameter rebuilt from something that is not a tensor")
+    return _TensorSpec(data.storage, data.offset, data.size, data.stride, parameter=True)
+
+
+def _reconstructor(cls: Any, base: Any, state: Any) -> Any:
+    """``copyreg._reconstructor`` limited to placeholder classes over dict/object (protocol 0/1 pickles)."""
+    if isinstance(cls, _OpaqueMeta) and base in (object, dict):
+        return cls.__new__(cls)
+    raise _Refused(f"copyreg._reconstructor({cls!r}, {base!r})")
+
+
+_ALLOWED: dict[tuple[str, str], Any] = {
+    ("collections", "OrderedDict"): OrderedDict,
+    ("torch", "Size"): torch.Size,
+    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("copyreg", "_reconstructor"): _reconstructor,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, file: Any, zip_format: bool) -> None:
+        super().__init__(file)
+        self.zip_format = zip_format
+        self.storages: dict[str, _StorageRef] = {}
+        self.placeholders: dict[str, type] = {}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in ("torch", "torch.storage") and name in _STORAGE_DTYPES:
+            return _StorageType(_STORAGE_DTYPES[name])
+        allowed = _ALLOWED.get((module, name))
+        if allowed is not None:
+            return allowed
+        full = f"{module}.{name}"
+        if full not in self.placeholders:
+            log.debug("checkpoint pickle names %s: kept as an inert placeholder", full)
+            self.placeholders[full] = _OpaqueMeta(name, (Opaque,), {"global_name": full})
+        return self.placeholders[full]
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not isinstance(pid, tuple) or not pid or pid[0] not in ("storage", b"storage"):
+            raise _Refused(f"an unknown persistent object {pid[:1]!r} (not a weights file)")
+        if self.zip_format:
+            if len(pid) != 5:
+                raise _Refused("a malformed storage record")
+            _, stype, key, _location, numel = pid
+            view = None
+        else:
+            if len(pid) != 6:
+                raise _Refused("a malformed storage record")
+            _, stype, key, _location, numel, view = pid
+        if not isinstance(stype, _StorageType) or not isinstance(numel, int) or numel < 0:
+            raise _Refused("a malformed storage record")
+        key = str(key)
+        root = self.storages.setdefault(key, _StorageRef(key, stype.dtype, numel))
+        if view is not None:
+            _view_key, offset, _size = view
+            return _StorageRef(key, root.dtype, root.numel, int(offset))
+        return root
+
+
+class _NoGlobalsUnpickler(pickle.Unpickler):
+    """For the small header pickles of the legacy format: plain data only."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise _Refused(f"{module}.{name} in a header record")
+
+
+# ----------------------------------------------------------------------------------------------
+# Storage bytes
+
+
+class _FileMap:
+    """A private (copy-on-write) map of the whole file; tensors view it without copying."""
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as handle:
+            self.size = handle.seek(0, io.SEEK_END)
+            self.map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY) if self.size else None
+
+    def tensor(self, byte_offset: int, dtype: torch.dtype, numel: int) -> torch.Tensor:
+        if numel == 0:
+            return torch.empty(0, dtype=dtype)
+        return torch.frombuffer(self.map, dtype=dtype, count=numel, offset=byte_offset)
+
+
+def _materialise(obj: Any, roots: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, _TensorSpec):
+        root = roots[obj.storage.key]
+        offset = obj.storage.elem_offset + obj.offset
+        needed = offset + sum((s - 1) * st for s, st in zip(obj.size, obj.stride)) + 1 if all(obj.size) else 0
+        if needed > root.numel():
+            raise _Refused("a tensor that reaches past its storage")
+        return root.as_strided(obj.size, obj.stride, offset)
+    if isinstance(obj, Opaque):
+        for key in list(obj):
+            dict.__setitem__(obj, key, _materialise(obj[key], roots))
+        return obj
+    if isinstance(obj, dict):
+        for key in list(obj):
+            obj[key] = _materialise(obj[key], roots)
+        return obj
+    if isinstance(obj, list):
+        return [_materialise(v, roots) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_materialise(v, roots) for v in obj)
+    return obj
+
+
+def _read_legacy(path: Path, fmap: _FileMap) -> Any:
+    with open(path, "rb") as handle:
+        header = _NoGlobalsUnpickler(handle)
+        if header.load() != _LEGACY_MAGIC:
+            raise CheckpointError(path, "not a PyTorch checkpoint (bad magic number)")
+        header.load()  # protocol version
+        header.load()  # sys info: endianness, type sizes
+        unpickler = _RestrictedUnpickler(handle, zip_format=False)
+        result = unpickler.load()
+        keys = _NoGlobalsUnpickler(handle).load()
+        offset = handle.tell()
+    if not isinstance(keys, list):
+        raise CheckpointError(path, "corrupt legacy checkpoint (no storage list)")
+    roots: dict[str, torch.Tensor] = {}
+    for key in keys:
+        ref = unpickler.storages.get(str(key))
+        if ref is None:
+            raise CheckpointError(path, f"corrupt legacy checkpoint (unknown storage {key!r})")
+        if offset + 8 > fmap.size:
+            raise CheckpointError(path, "the file is truncated (storage data missing)")
+        (numel,) = struct.unpack("<q", fmap.map[offset : offset + 8])
+        nbytes = numel * ref.dtype.itemsize
+        if numel != ref.numel:
+            raise CheckpointError(path, f"corrupt legacy checkpoint (storage {key} has {numel} != {ref.numel})")
+        if offset + 8 + nbytes > fmap.size:
+            raise CheckpointError(path, "the file is truncated (storage data cut short)")
+        roots[ref.key] = fmap.tensor(offset + 8, ref.dtype, numel)
+        offset += 8 + nbytes
+    missing = set(unpickler.storages) - set(roots)
+    if missing:
+        raise CheckpointError(path, f"corrupt legacy checkpoint ({len(missing)} storages have no data)")
+    return _materialise(result, roots)
+
+
+def _read_zip(path: Path, fmap: _FileMap) -> Any:
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        pkl = [n for n in names if n.endswith("data.pkl")]
+        if len(pkl) != 1:
+            raise CheckpointError(path, "a zip file without exactly one data.pkl (not a PyTorch checkpoint)")
+        prefix = pkl[0][: -len("data.pkl")]
+        if f"{prefix}byteorder" in names and archive.read(f"{prefix}byteorder") != b"little":
+            raise CheckpointError(path, "big-endian checkpoints are not supported")
+        unpickler = _RestrictedUnpickler(io.BytesIO(archive.read(pkl[0])), zip_format=True)
+        result = unpickler.load()
+        roots: dict[str, torch.Tensor] = {}
+        for key, ref in unpickler.storages.items():
+            try:
+                info = archive.getinfo(f"{prefix}data/{key}")
+            except KeyError:
+                raise CheckpointError(path, f"corrupt checkpoint (storage {key} is missing)") from None
+            nbytes = ref.numel * ref.dtype.itemsize
+            if info.file_size < nbytes:
+                raise CheckpointError(path, f"corrupt checkpoint (storage {key} is too short)")
+            if info.compress_type == zipfile.ZIP_STORED:
+                local = fmap.map[info.header_offset : info.header_offset + 30]
+                name_len, extra_len = struct.unpack("<HH", local[26:30])
+                start = info.header_offset + 30 + name_len + extra_len
+                if start + nbytes > fmap.size:
+                    raise CheckpointError(path, "the file is truncated")
+                roots[key] = fmap.tensor(start, ref.dtype, ref.numel)
+            else:  # torch never compresses, but a re-zipped file might
+                data = bytearray(archive.read(info))
+                roots[key] = torch.frombuffer(data, dtype=ref.dtype, count=ref.numel) if ref.numel else torch.empty(0)
+    return _materialise(result, roots)
+
+
+def _restricted_read(path: Path, head: bytes) -> Any:
+    fmap = _FileMap(path)
+    try:
+        if head.startswith(_ZIP_MAGIC):
+            return _read_zip(path, fmap)
+        return _read_legacy(path, fmap)
+    except _Refused as exc:
+        raise UnsafeCheckpointError(
+            path,
+            f"refused: the file's pickle asks to run {exc} — not a plain weights file. Nothing from it was executed.",
+        ) from None
+    except CheckpointError:
+        raise
+    except (EOFError, pickle.UnpicklingError, zipfile.BadZipFile, struct.error, ValueError, TypeError) as exc:
+        raise CheckpointError(path, f"corrupt or truncated checkpoint ({type(exc).__name__}: {exc})") from None
+
+
+def _looks_like_torch(head: bytes) -> bool:
+    return head.startswith(_ZIP_MAGIC) or head.startswith(b"\x80\x02\x8a\x0a")
+
+
+def read_checkpoint(path: str | Path) -> Any:
+    """The unpickled content of a ``torch.save`` file: tensors, containers, placeholders for the rest.
+
+    Raises CheckpointError (naming the file) for anything that is not a readable checkpoint and
+    UnsafeCheckpointError for pickles that would call code.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        raise CheckpointError(path, f"cannot read the file ({exc.strerror or exc})") from None
+    if not head:
+        raise CheckpointError(path, "the file is empty")
+    if not _looks_like_torch(head):
+        raise CheckpointError(path, f"not a PyTorch checkpoint (it starts with {head[:8]!r})")
+    is_zip = head.startswith(_ZIP_MAGIC)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
+    except pickle.UnpicklingError as exc:
+        # weights_only refuses globals it does not know (the 'hps' object): read it ourselves
+        log.debug("%s: weights_only load refused (%s); using the restricted reader", path, str(exc)[:200])
+    except Exception as exc:  # torch raises RuntimeError/EOFError/... for damaged files
+        raise CheckpointError(path, f"corrupt or truncated checkpoint ({type(exc).__name__}: {exc})") from None
+    return _restricted_read(path, head)
