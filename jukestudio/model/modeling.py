@@ -22,7 +22,7 @@ from jukestudio.model.sample_loop import LevelGeometry, Window
 
 logger = logging.getLogger(__name__)
 
-StepCallback = Callable[[Window, int, int, int], None]  # (window, batch index, step i, steps n)
+StepCallback = Callable[[Window, int, int, int, int], None]  # (window, rows done, rows, step i, steps n)
 WindowCallback = Callable[[Window, list[torch.Tensor]], None]  # (finished window, codes so far)
 
 
@@ -154,7 +154,7 @@ class JukeboxModel(nn.Module):
             top_k / top_p: sampling filters (``top_k=1`` = greedy).
             generator: the random stream (a job keeps one and saves its state after each window).
             device: where the sampled prior runs; only that prior is moved there, and back after.
-            on_step(window, batch, i, n): after every sampled token step; may raise to cancel.
+            on_step(window, rows_done, rows, i, n): after every sampled token step; may raise to cancel.
             on_window(window, codes): after every finished window with the codes so far.
             on_message(text): notes for the user (e.g. out-of-memory retries).
         """
@@ -276,8 +276,8 @@ class JukeboxModel(nn.Module):
             step = None
             if on_step is not None:
 
-                def step(b: int, i: int, n: int) -> None:
-                    on_step(window, b, i, n)
+                def step(done: int, rows: int, i: int, n: int) -> None:
+                    on_step(window, done, rows, i, n)
 
             try:
                 new = sample_loop.sample_window(

@@ -223,13 +223,14 @@ def sample_window(
     chunk_size: int | None = None,
     batch_size: int,
     generator: torch.Generator | None = None,
-    on_step: Callable[[int, int, int], None] | None = None,
+    on_step: Callable[[int, int, int, int], None] | None = None,
 ) -> torch.Tensor:
     """Sample one window for all takes (in batches of ``batch_size``); returns the new tokens (N, new).
 
     ``labels`` is this level's (N, L) label tensor (full lyrics); the window's label (offset, window
-    length, lyric window) comes from ``prior.get_metadata``. ``on_step(batch_index, i, n)`` runs after
-    every sampled token step (it may raise to cancel).
+    length, lyric window) comes from ``prior.get_metadata``. ``on_step(rows_done, rows, i, n)`` runs
+    after every sampled token step of a batch of ``rows`` takes (``rows_done`` finished before it); it
+    may raise to cancel.
     """
     level_tokens = music_tokens[window.level]
     n_samples = level_tokens.shape[0]
@@ -237,12 +238,12 @@ def sample_window(
     conds = upper_conditioning(music_tokens, geometry, window)
     metadata = prior.get_metadata(labels, window.start, total_length, offset=offset)
     pieces = []
-    for b, rows in enumerate(batch_slices(n_samples, batch_size)):
+    for rows in batch_slices(n_samples, batch_size):
         hook = None
         if on_step is not None:
 
-            def hook(i: int, n: int, b: int = b) -> None:
-                on_step(b, i, n)
+            def hook(i: int, n: int, done: int = rows.start, count: int = rows.stop - rows.start) -> None:
+                on_step(done, count, i, n)
 
         tokens = prior.sample(
             rows.stop - rows.start,

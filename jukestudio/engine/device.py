@@ -1,0 +1,65 @@
+"""Where jobs run and how many takes fit at once: CUDA when present, else CPU; never a hard CUDA need."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from jukestudio.model.config import JukeboxPriorConfig
+
+logger = logging.getLogger(__name__)
+
+HEADROOM = 0.85  # use at most this share of free GPU memory (allocator fragmentation, activations)
+
+
+def pick_device(preference: str | None = None) -> torch.device:
+    """``preference`` "cpu"/"cuda"/"cuda:1"/None (auto: CUDA when available)."""
+    if preference and preference != "auto":
+        device = torch.device(preference)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("a CUDA device was asked for, but PyTorch sees no CUDA GPU on this machine")
+        return device
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    weights_bytes: int
+    kv_bytes_per_sample: int
+    activation_bytes_per_sample: int
+
+    def total(self, n_samples: int) -> int:
+        return self.weights_bytes + n_samples * (self.kv_bytes_per_sample + self.activation_bytes_per_sample)
+
+
+def estimate_prior_memory(config: JukeboxPriorConfig, n_params: int, bytes_per_value: int = 4) -> MemoryEstimate:
+    """Weights + KV cache per sample for one prior (an upper bound: every layer keeps the whole window).
+
+    The released models keep less (block layers keep one block), so this errs on the safe side.
+    """
+    n_state = int(config.hidden_size * config.attention_multiplier)
+    seq = config.n_ctx + (config.nb_relevant_lyric_tokens if config.is_encoder_decoder else 0)
+    kv = config.num_layers * seq * 2 * n_state * bytes_per_value
+    # per-step activations: the conditioning (n_ctx x width, fp32) and a few layer-wide buffers
+    act = seq * config.hidden_size * 4 + 16 * config.hidden_size * bytes_per_value
+    return MemoryEstimate(n_params * bytes_per_value, kv, act)
+
+
+def choose_batch(
+    estimate: MemoryEstimate, n_samples: int, max_batch: int, device: torch.device, free_bytes: int | None = None
+) -> int:
+    """Most takes sampled at once that fit the device (all of them, up to ``max_batch``, on CPU)."""
+    limit = max(1, min(n_samples, max_batch))
+    if device.type != "cuda":
+        return limit
+    if free_bytes is None:
+        free_bytes, _ = torch.cuda.mem_get_info(device)
+    budget = int(free_bytes * HEADROOM) - estimate.weights_bytes
+    per_sample = estimate.kv_bytes_per_sample + estimate.activation_bytes_per_sample
+    fit = budget // per_sample if per_sample > 0 else limit
+    if fit < 1:
+        logger.warning("the prior's weights barely fit the GPU; trying one take at a time")
+        return 1
+    return int(min(limit, fit))

@@ -1,0 +1,327 @@
+"""Sampling jobs: compose, continue, upsample (resumable), and preview. No Qt.
+
+A job is created into ``<project>/jobs/<job_id>/`` (status "queued") with everything it needs: the
+initial codes and labels (state.safetensors) and its settings (job.json). ``run_job`` then runs or
+resumes it: the cascade continues from the saved codes with the saved random-generator state, and
+after every window the state is saved again. So the same seed gives the same codes whether the job
+ran in one go, was cancelled and resumed, or was killed and resumed (at most the window in flight is
+lost). Results go into the project's takes when the job is done (``jukestudio.engine.takes``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from jukestudio.engine import device as devices
+from jukestudio.engine.progress import Cancelled, CancelToken, Progress
+from jukestudio.engine.state import RESUMABLE, JobState, new_job_id, now_iso
+from jukestudio.engine.tracker import ProgressTracker
+from jukestudio.model import sample_loop
+from jukestudio.model.config import JukeboxConfig
+from jukestudio.model.sample_loop import Window
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("compose", "continue", "upsample")
+Report = Callable[[Progress], None]
+
+
+@dataclass
+class SamplingSettings:
+    """How a job samples. Lengths are in audio samples (``sampling_rate`` per second)."""
+
+    levels: list[int]  # prior levels to sample (prior order, 0 = top)
+    sample_length: int  # length to reach (rounded down to whole top-level tokens)
+    total_length: int  # declared length of the whole song (timing labels)
+    offset: int = 0  # where the sampled codes start in the song (a time region)
+    temperatures: list[float] | None = None  # per level; default top 0.98, upsamplers 0.99
+    top_k: int = 0
+    top_p: float = 0.0
+    chunk_size: int = 32
+    max_batch_size: int = 16  # takes at once for the top prior
+    lower_batch_size: int = 16  # takes at once for the upsamplers
+    seed: int = 0
+    device: str | None = None  # None = CUDA when available, else CPU
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SamplingSettings:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job_id: str
+    status: str  # "done" or "cancelled"
+    take_ids: list[str]
+    codes: list[torch.Tensor]  # prior order, what exists now (finished windows only when cancelled)
+
+
+# ---------------------------------------------------------------------- creating jobs
+
+
+def create_job(
+    project_dir: str | Path,
+    kind: str,
+    *,
+    model_name: str,
+    config: JukeboxConfig,
+    codes: Sequence[torch.Tensor],
+    labels: Sequence[torch.Tensor],
+    settings: SamplingSettings,
+    take_ids: Sequence[str] = (),
+    source: dict[str, Any] | None = None,
+    extra: dict[str, torch.Tensor] | None = None,
+    job_id: str | None = None,
+) -> JobState:
+    """Write a queued job: initial codes (prior order, one row per take) and labels (1 or N rows)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown job kind {kind!r}; known: {', '.join(KINDS)}")
+    n_levels = len(config.prior_configs)
+    if len(codes) != n_levels or len(labels) != n_levels:
+        raise ValueError(f"a job needs codes and labels for all {n_levels} levels")
+    n = codes[0].shape[0]
+    labels = [lab.expand(n, -1).clone() if lab.shape[0] == 1 else lab for lab in (_as_2d(x) for x in labels)]
+    geometries = sample_loop.level_geometries(config)
+    current = [c.shape[1] for c in codes]
+    top = geometries[0].raw_to_tokens
+    settings.sample_length = settings.sample_length // top * top
+    sample_loop.check_durations(
+        geometries, settings.levels, settings.total_length, settings.offset, settings.sample_length,
+        config.sampling_rate,
+    )  # fmt: skip
+    plan = sample_loop.plan(geometries, settings.levels, settings.sample_length, current)
+    job_id = job_id or new_job_id(kind)
+    folder = Path(project_dir) / "jobs" / job_id
+    if folder.exists():
+        raise FileExistsError(f"{folder}: a job with this id exists already")
+    info = {
+        "id": job_id,
+        "kind": kind,
+        "status": "queued",
+        "created": now_iso(),
+        "updated": now_iso(),
+        "take_ids": list(take_ids),
+        "message": "",
+        "model": model_name,
+        "n_levels": n_levels,
+        "n_samples": n,
+        "sampling_rate": config.sampling_rate,
+        "settings": settings.to_dict(),
+        "source": source or {},
+        "initial_lengths": current,
+        "progress": _progress_info(plan, n, {p: 0 for p in plan}),
+    }
+    state = JobState(folder, info, [c.detach().cpu().long() for c in codes], labels, None, dict(extra or {}))
+    state.save()
+    logger.info("created %s job %s in %s", kind, job_id, folder)
+    return state
+
+
+def _as_2d(x: torch.Tensor) -> torch.Tensor:
+    x = torch.as_tensor(x, dtype=torch.long)
+    return x.unsqueeze(0) if x.dim() == 1 else x
+
+
+def _progress_info(plan: dict[int, list[Window]], n_samples: int, windows_done: dict[int, int]) -> dict[str, Any]:
+    levels = {
+        str(p): {
+            "n_windows": len(ws),
+            "windows_done": windows_done.get(p, 0),
+            "tokens_total": sum(w.new_tokens for w in ws) * n_samples,
+        }
+        for p, ws in plan.items()
+    }
+    total = sum(v["tokens_total"] for v in levels.values())
+    return {"levels": levels, "tokens_total": total, "tokens_done": 0, "fraction": 0.0}
+
+
+def compose_settings(
+    config: JukeboxConfig,
+    seconds: float,
+    *,
+    total_seconds: float | None = None,
+    start_tokens: int = 0,
+    levels: Sequence[int] = (0,),
+    **kwargs: Any,
+) -> SamplingSettings:
+    """Settings that bring a take from ``start_tokens`` top-level tokens to ``seconds`` more audio."""
+    sr = config.sampling_rate
+    top = sample_loop.level_geometries(config)[0].raw_to_tokens
+    sample_length = start_tokens * top + int(seconds * sr) // top * top
+    if sample_length <= start_tokens * top:
+        raise ValueError(f"{seconds} s is less than one top-level token ({top / sr * 1000:.1f} ms)")
+    total = int(total_seconds * sr) if total_seconds is not None else sample_length
+    return SamplingSettings(levels=list(levels), sample_length=sample_length, total_length=total, **kwargs)
+
+
+# ---------------------------------------------------------------------- running jobs
+
+
+def run_job(
+    folder: str | Path,
+    *,
+    model: Any | None = None,
+    report: Report | None = None,
+    cancel: CancelToken | None = None,
+    device: str | torch.device | None = None,
+    finish: Callable[[JobState, Any], list[str]] | None = None,
+) -> JobResult:
+    """Run or resume the job in ``folder`` until done; raises ``Cancelled(JobResult)`` when cancelled.
+
+    ``model`` is a loaded JukeboxModel (else the job's model is loaded from the store). ``finish``
+    puts the finished codes into the project (default: ``jukestudio.engine.takes.finish_job``) and
+    returns the take ids.
+    """
+    state = JobState.load(folder)
+    if state.status == "done":
+        return JobResult(state.job_id, "done", list(state.info.get("take_ids", [])), state.codes)
+    if state.status not in RESUMABLE:
+        raise ValueError(f"{folder}: job status {state.status!r} cannot be resumed")
+    cancel = cancel or CancelToken()
+    report = report or (lambda _p: None)
+    if model is None:
+        model = _load_model(state.info["model"])
+    settings = SamplingSettings.from_dict(state.settings)
+    target = devices.pick_device(str(device) if device is not None else settings.device)
+    generator = _generator(state, settings.seed, target)
+
+    geometries = sample_loop.level_geometries(model.config)
+    initial = [int(x) for x in state.info.get("initial_lengths", [c.shape[1] for c in state.codes])]
+    full_plan = sample_loop.plan(geometries, settings.levels, settings.sample_length, initial)
+    left = sample_loop.plan(geometries, settings.levels, settings.sample_length, [c.shape[1] for c in state.codes])
+    n = state.codes[0].shape[0]
+    windows_done = {p: len(full_plan[p]) - len(left[p]) for p in full_plan}
+    tokens_total = sum(w.new_tokens for ws in full_plan.values() for w in ws) * n
+    tokens_left = sum(w.new_tokens for ws in left.values() for w in ws) * n
+    tracker = ProgressTracker(
+        state.job_id, report, tokens_total=tokens_total, tokens_done=tokens_total - tokens_left,
+        n_windows={p: len(ws) for p, ws in full_plan.items()}, windows_done=windows_done,
+    )  # fmt: skip
+
+    state.set_status("running", "")
+    _update_progress(state, full_plan, tracker)
+    state.save(tensors=False)
+    tracker.start("resuming" if tokens_left < tokens_total else "starting")
+
+    def on_step(window: Window, rows_done: int, rows: int, i: int, steps: int) -> None:
+        cancel.raise_if_cancelled()
+        tracker.step(window, rows_done, rows, i, n)
+
+    def on_window(window: Window, codes: list[torch.Tensor]) -> None:
+        state.codes = [c.detach().to("cpu") for c in codes]
+        state.rng_state = generator.get_state()
+        tracker.window_finished(window, n)
+        _update_progress(state, full_plan, tracker)
+        state.save()
+        cancel.raise_if_cancelled()
+
+    def on_message(text: str) -> None:
+        state.info["message"] = text
+        tracker.message(text)
+
+    max_batch, lower_batch = _batch_sizes(model, settings, n, target)
+    try:
+        with torch.inference_mode():
+            codes = model._sample(
+                [c.to(target) for c in state.codes],
+                [lab.to(target) for lab in state.labels],
+                settings.levels,
+                chunk_size=settings.chunk_size,
+                lower_batch_size=lower_batch,
+                max_batch_size=max_batch,
+                offset=settings.offset,
+                sample_length=settings.sample_length,
+                total_length_in_seconds=settings.total_length / model.config.sampling_rate,
+                temperatures=settings.temperatures,
+                top_k=settings.top_k,
+                top_p=settings.top_p,
+                generator=generator,
+                device=target,
+                on_step=on_step,
+                on_window=on_window,
+                on_message=on_message,
+            )
+    except Cancelled:
+        state.set_status("cancelled", "cancelled: finished windows are kept; resume to continue")
+        _update_progress(state, full_plan, tracker)
+        state.save(tensors=False)
+        logger.info("job %s cancelled", state.job_id)
+        raise Cancelled(JobResult(state.job_id, "cancelled", [], state.codes)) from None
+    except BaseException as exc:
+        if not isinstance(exc, KeyboardInterrupt):
+            state.set_status("failed", f"{type(exc).__name__}: {exc}")
+            state.save(tensors=False)
+        raise
+    state.codes = [c.detach().to("cpu") for c in codes]
+    if finish is None:
+        from jukestudio.engine.takes import finish_job as finish
+    take_ids = finish(state, model)
+    state.info["take_ids"] = list(take_ids)
+    state.set_status("done", "")
+    _update_progress(state, full_plan, tracker)
+    state.info["progress"]["fraction"] = 1.0
+    state.save(tensors=False)
+    tracker.finish()
+    return JobResult(state.job_id, "done", list(take_ids), state.codes)
+
+
+def _generator(state: JobState, seed: int, target: torch.device) -> torch.Generator:
+    """The job's random stream: seeded once, then carried across runs by its saved state."""
+    generator = torch.Generator(device=target)
+    saved_on = state.info.get("rng_device")
+    if state.rng_state is not None and saved_on == target.type:
+        generator.set_state(state.rng_state)
+    else:
+        if state.rng_state is not None:
+            logger.warning("job %s was sampled on %s, now on %s: a new random stream", state.job_id, saved_on, target)
+        generator.manual_seed(int(seed) + sum(c.shape[1] for c in state.codes))
+    state.info["rng_device"] = target.type
+    return generator
+
+
+def _batch_sizes(model: Any, settings: SamplingSettings, n: int, target: torch.device) -> tuple[int, int]:
+    sizes = []
+    for level, limit in ((0, settings.max_batch_size), (1, settings.lower_batch_size)):
+        if level >= len(model.priors):
+            sizes.append(limit)
+            continue
+        prior = model.priors[level]
+        n_params = sum(p.numel() for p in prior.parameters())
+        estimate = devices.estimate_prior_memory(model.config.prior_configs[level], n_params)
+        sizes.append(devices.choose_batch(estimate, n, limit, target))
+    return sizes[0], sizes[1]
+
+
+def _update_progress(state: JobState, plan: dict[int, list[Window]], tracker: ProgressTracker) -> None:
+    info = _progress_info(plan, state.codes[0].shape[0], tracker.windows_done)
+    info["tokens_done"] = tracker.tokens_done
+    info["fraction"] = tracker.fraction_of(tracker.tokens_done)
+    state.info["progress"] = info
+
+
+def _load_model(name: str) -> Any:
+    from jukestudio.model.weights import load_model
+
+    model = load_model(name)
+    model.eval()
+    return model
+
+
+# ---------------------------------------------------------------------- preview
+
+
+def preview_audio(model: Any, codes: torch.Tensor, level: int = 0) -> torch.Tensor:
+    """Decode one level's codes (N, T_level) to audio (N, T) on CPU, clipped to [-1, 1]."""
+    with torch.inference_mode():
+        audio = model.decode_level(codes.long(), level, bs_chunks=codes.shape[0])
+    return audio[..., 0].float().clamp(-1.0, 1.0).cpu()
