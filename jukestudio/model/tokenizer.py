@@ -307,7 +307,10 @@ class TokenizeReport:
             chars = "".join(dict.fromkeys(c for _, c in self.dropped_chars))
             out.append(f"{len(self.dropped_chars)} lyric character(s) dropped: {chars!r}")
         if self.transliterated:
-            out.append(f"{len(self.transliterated)} lyric character(s) written in ASCII (e.g. ’ -> ')")
+            _, char, ascii_text = self.transliterated[0]
+            out.append(
+                f"{len(self.transliterated)} lyric character(s) written in ASCII (e.g. {char} -> {ascii_text!r})"
+            )
         if self.ignored_lyrics:
             out.append("this model does not read lyrics; they are ignored")
         return out + list(self.notes)
@@ -315,8 +318,10 @@ class TokenizeReport:
 
 def _which_priors(indices: list[int]) -> str:
     names = {0: "the top prior", 1: "the middle upsampler", 2: "the bottom upsampler"}
-    if len(indices) > 1 and set(indices) == {1, 2}:
+    if set(indices) == {1, 2}:
         return "the upsamplers"
+    if set(indices) == {0, 1, 2}:
+        return "every prior"
     return " and ".join(names.get(i, f"prior {i}") for i in indices)
 
 
