@@ -8,8 +8,10 @@ Usage, from the repository root, inside the build environment (a venv with jukes
     python packaging/build.py installer --bundle-dir DIR [--out-dir DIR]   # installer from a bundle folder
 
 The bundle is a folder with two programs, ``jukestudio`` (window) and ``jukestudio-cli`` (console),
-plus ``LICENSES.txt`` (our MIT license followed by the Jukebox Noncommercial Use License). The script
-prints where it put each thing. Run ``dist/jukestudio/jukestudio-cli --bundle-selfcheck`` afterwards.
+plus ``LICENSES.txt`` (our MIT license followed by the Jukebox Noncommercial Use License); on Linux
+also ``install.sh``, ``jukestudio.desktop`` and ``jukestudio.svg`` (from packaging/linux/) for a
+per-user install. The script prints where it put each thing. Then run
+``dist/jukestudio/jukestudio-cli --bundle-selfcheck``: it exercises every bundled dependency.
 
 CUDA on Windows: the bundle contains *the torch that is installed in the build environment*; nothing is
 chosen at run time. For NVIDIA users, build in a venv where the CUDA wheel of torch was installed from
@@ -45,6 +47,7 @@ SPEC = REPO / "packaging" / "jukestudio.spec"
 NSI = REPO / "installer.nsi"
 APP_NAME = "jukestudio"
 LICENSES_NAME = "LICENSES.txt"
+LINUX_FILES = ("install.sh", "jukestudio.desktop", "jukestudio.svg")
 # The two licenses, in the order the installer's license page and the bundle's LICENSES.txt show them.
 LICENSE_PARTS = (
     ("jukestudio (the program)", REPO / "LICENSE"),
@@ -187,8 +190,18 @@ def build_bundle(dist_dir: Path, work_dir: Path, *, require_cuda: bool = False, 
     subprocess.run([*command, str(SPEC)], check=True, cwd=work_dir)
     bundle_dir = dist_dir / APP_NAME
     write_licenses(bundle_dir)
+    if sys.platform.startswith("linux"):
+        add_linux_files(bundle_dir)
     print(f"PyInstaller took {time.monotonic() - started:.0f} s")
     return bundle_dir
+
+
+def add_linux_files(bundle_dir: Path) -> None:
+    """Ship the menu entry, icon and per-user install script inside a Linux bundle folder."""
+    for name in LINUX_FILES:
+        source = REPO / "packaging" / "linux" / name
+        atomic_write_bytes(bundle_dir / name, source.read_bytes())
+        (bundle_dir / name).chmod(source.stat().st_mode & 0o777)
 
 
 def folder_size(folder: Path) -> int:

@@ -75,6 +75,33 @@ def test_desktop_entry_passes_desktop_file_validate() -> None:
     assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell script")
+def test_linux_install_script_installs_and_removes_only_the_program(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for program in ("jukestudio", "jukestudio-cli"):
+        (bundle / program).write_text("#!/bin/sh\necho jukestudio 9\n", encoding="utf-8")
+        (bundle / program).chmod(0o755)
+    build.add_linux_files(bundle)
+    prefix = tmp_path / "prefix"
+    model_store = prefix / "share" / "jukestudio" / "models" / "m.safetensors"  # ~/.local/share/jukestudio
+    model_store.parent.mkdir(parents=True)
+    model_store.write_text("weights", encoding="utf-8")
+    env = {**os.environ, "PREFIX": str(prefix)}
+
+    subprocess.run([str(bundle / "install.sh")], check=True, env=env, capture_output=True, timeout=30)
+    cli = subprocess.run([str(prefix / "bin" / "jukestudio-cli")], capture_output=True, text=True, timeout=30)
+    assert cli.stdout == "jukestudio 9\n"
+    installed = prefix / "share" / "applications" / "jukestudio.desktop"
+    assert f"Exec={prefix}/lib/jukestudio/jukestudio\n" in installed.read_text(encoding="utf-8")
+    assert (prefix / "share" / "icons" / "hicolor" / "scalable" / "apps" / "jukestudio.svg").is_file()
+
+    subprocess.run([str(bundle / "install.sh"), "--uninstall"], check=True, env=env, capture_output=True, timeout=30)
+    left = sorted(p.relative_to(prefix).as_posix() for p in prefix.rglob("*") if p.is_file() or p.is_symlink())
+    left = [name for name in left if not name.endswith("mimeinfo.cache")]  # update-desktop-database's index
+    assert left == ["share/jukestudio/models/m.safetensors"]
+
+
 def test_icon_svg_is_square_svg() -> None:
     root = ET.parse(PACKAGING / "linux" / "jukestudio.svg").getroot()
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
