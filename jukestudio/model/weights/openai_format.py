@@ -280,9 +280,23 @@ def prior_config_from_hps(
     return cfg
 
 
+def _plausible(config: JukeboxConfig, component: str, state: Mapping[str, Any]) -> bool:
+    """A cheap look at a few shapes before building the preset's module tree to compare all keys."""
+    if component == "vqvae":
+        codebook = state.get("bottleneck.level_blocks.0.codebook")
+        vq = config.vqvae_config
+        return codebook is not None and tuple(codebook.shape) == (vq.nb_discrete_codes, vq.embed_dim)
+    cfg = config.prior_configs[prior_index(component)]
+    pos = state.get("prior.pos_emb.pos_emb")
+    layers = {k.split(".")[3] for k in state if k.startswith("prior.transformer._attn_mods.")}
+    return pos is not None and pos.shape[-1] == cfg.hidden_size and len(layers) == cfg.num_layers
+
+
 def matching_preset(component: str, state: Mapping[str, torch.Tensor], prefer: str | None = None) -> str | None:
     """The released preset (``prefer`` first) whose ``component`` has exactly these keys and shapes."""
     for name in ([prefer] if prefer else []) + [n for n in _RELEASED_PRESETS if n != prefer]:
+        if not _plausible(preset(name), component, state):
+            continue
         try:
             check_state(dict(state), preset(name), component, None)
         except CheckpointError:

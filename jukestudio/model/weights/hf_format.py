@@ -1,0 +1,166 @@
+"""Hugging Face Jukebox model folders: ``config.json`` + weights, names used as they are.
+
+Weights may be ``model.safetensors``, ``pytorch_model.bin`` (read with ``weights_only=True``), or
+either one sharded with a ``*.index.json``. Tensors stay memory-mapped; nothing is copied here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+
+from jukestudio.model.config import ConfigError, JukeboxConfig
+from jukestudio.model.weights.errors import CheckpointError
+from jukestudio.model.weights.modules import COMPONENTS, check_state
+from jukestudio.model.weights.safe_pickle import read_checkpoint
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def is_hf_folder(path: Path) -> bool:
+    return path.is_dir() and (path / "config.json").is_file()
+
+
+@dataclass
+class TensorSource:
+    """Lazily opened tensors of one component: name → loader."""
+
+    loaders: dict[str, Callable[[], torch.Tensor]] = field(default_factory=dict)
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    files: set[Path] = field(default_factory=set)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.loaders
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.loaders)
+
+    def get(self, name: str) -> torch.Tensor:
+        return self.loaders[name]()
+
+
+class _ShapeOnly:
+    """Stands in for a tensor where only ``.shape`` is needed (key-set checks)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+
+def shape_view(source: TensorSource) -> dict[str, _ShapeOnly]:
+    return {name: _ShapeOnly(shape) for name, shape in source.shapes.items()}
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    """The weight files of a folder, shards resolved through their index."""
+    for single in WEIGHT_FILES:
+        if (folder / single).is_file():
+            return [folder / single]
+    for single in WEIGHT_FILES:
+        index = folder / f"{single}.index.json"
+        if index.is_file():
+            try:
+                weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise CheckpointError(index, f"not a readable shard index ({exc})") from None
+            names = sorted(set(weight_map.values()))
+            if any(Path(n).name != n for n in names):  # a shard must sit in the folder itself
+                raise CheckpointError(index, "names a shard outside its folder")
+            missing = [n for n in names if not (folder / n).is_file()]
+            if missing:
+                raise CheckpointError(index, f"shard file(s) missing: {', '.join(missing)}")
+            return [folder / n for n in names]
+    raise CheckpointError(folder, f"no weights found (expected {' or '.join(WEIGHT_FILES)}, or a sharded index)")
+
+
+def _open_safetensors(path: Path, sink: Callable[[str, tuple[int, ...], Callable[[], torch.Tensor]], None]) -> None:
+    try:
+        handle = safe_open(str(path), framework="pt", device="cpu")
+        names = list(handle.keys())
+        shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in names}
+    except Exception as exc:  # safetensors raises its own SafetensorError for damaged headers
+        raise CheckpointError(path, f"not a readable safetensors file ({exc})") from None
+    for name in names:
+        sink(name, shapes[name], lambda name=name: handle.get_tensor(name))
+
+
+def open_safetensors(path: Path) -> TensorSource:
+    """One safetensors file as a source (names as stored)."""
+    source = TensorSource()
+
+    def sink(name: str, shape: tuple[int, ...], loader: Callable[[], torch.Tensor]) -> None:
+        source.loaders[name] = loader
+        source.shapes[name] = shape
+
+    _open_safetensors(path, sink)
+    source.files.add(path)
+    return source
+
+
+def _open_bin(path: Path, sink: Callable[[str, tuple[int, ...], Callable[[], torch.Tensor]], None]) -> None:
+    data = read_checkpoint(path)
+    if isinstance(data, Mapping) and isinstance(data.get("state_dict"), Mapping):
+        data = data["state_dict"]
+    if not isinstance(data, Mapping):
+        raise CheckpointError(path, "does not hold a state dict")
+    for name, value in data.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(path, f"entry {name!r} is not a tensor")
+        sink(str(name), tuple(value.shape), lambda value=value: value)
+
+
+def split_components(files: list[Path], where: Path) -> dict[str, TensorSource]:
+    """Group the tensors of whole-model files by component (``vqvae.*``, ``priors.{p}.*``)."""
+    sources: dict[str, TensorSource] = {}
+    unexpected: list[str] = []
+
+    for path in files:
+
+        def sink(name: str, shape: tuple[int, ...], loader: Callable[[], torch.Tensor], path: Path = path) -> None:
+            component, local = _component_key(name)
+            if component is None:
+                unexpected.append(name)
+                return
+            source = sources.setdefault(component, TensorSource())
+            source.loaders[local] = loader
+            source.shapes[local] = shape
+            source.files.add(path)
+
+        if path.suffix == ".safetensors":
+            _open_safetensors(path, sink)
+        else:
+            _open_bin(path, sink)
+    if unexpected:
+        raise CheckpointError(where, "keys outside vqvae.* and priors.{0,1,2}.*", unexpected=unexpected)
+    return sources
+
+
+def _component_key(name: str) -> tuple[str | None, str]:
+    if name.startswith("vqvae."):
+        return "vqvae", name[len("vqvae.") :]
+    if name.startswith("priors."):
+        index, _, local = name[len("priors.") :].partition(".")
+        if f"prior_{index}" in COMPONENTS and local:
+            return f"prior_{index}", local
+    return None, name
+
+
+def read_hf_folder(folder: str | Path) -> tuple[JukeboxConfig, dict[str, TensorSource]]:
+    """Config and per-component tensor sources of an HF folder, checked against the model's key set."""
+    folder = Path(folder)
+    try:
+        config = JukeboxConfig.from_pretrained(folder)
+    except ConfigError as exc:
+        raise CheckpointError(folder / "config.json", str(exc)) from None
+    sources = split_components(_weight_files(folder), folder)
+    if not sources:
+        raise CheckpointError(folder, "the weights hold no Jukebox tensors")
+    for component, source in sources.items():
+        check_state(
+            shape_view(source), config, component, sorted(source.files)[0] if len(source.files) == 1 else folder
+        )
+    return config, sources
