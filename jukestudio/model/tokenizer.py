@@ -547,11 +547,7 @@ def _prior_labels(
     artists = vocab.artist_table(version)
     artist_key = vocab.normalise(artist, version)
     artist_id = artists.get(artist_key)
-    if version == "v2":
-        # Bag of words: "Country Rock" -> country, rock (each looked up on its own).
-        keys = [word for genre in genres for word in vocab.norm(genre).split("_")]
-    else:
-        keys = [genre.lower() for genre in genres]
+    keys = vocab.genre_keys(genres, version)  # v2: a bag of words, each looked up on its own
     if len(keys) > slots:
         what = "genre words" if version == "v2" else "genres"
         raise TooManyGenresError(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
@@ -62,6 +62,14 @@ def norm(name: str) -> str:
 def normalise(name: str, version: str) -> str:
     """The key a name is looked up with: v2 :func:`norm`, v3 ``lower()`` (nothing else)."""
     return norm(name) if check_version(version) == "v2" else name.lower()
+
+
+def genre_keys(genres: Sequence[str], version: str) -> list[str]:
+    """The keys genres are looked up with: v2 a bag of words (``"Country Rock"`` -> country, rock),
+    v3 each whole genre lower-cased."""
+    if check_version(version) == "v2":
+        return [word for genre in genres for word in norm(genre).split("_")]
+    return [genre.lower() for genre in genres]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -60,6 +60,8 @@ def test_norm_follows_the_original() -> None:
     assert vocab.norm("R.E.M.") == "r_e_m"
     assert vocab.norm("  Blues -- Rock ") == "blues_rock"
     assert vocab.normalise("Céline Dion", "v3") == "céline dion"
+    assert vocab.genre_keys(["Country Rock", "R&B"], "v2") == ["country", "rock", "r", "b"]
+    assert vocab.genre_keys(["Country Rock"], "v3") == ["country rock"]
     with pytest.raises(vocab.VocabError, match="v4"):
         vocab.normalise("x", "v4")
 
