@@ -16,7 +16,6 @@ def format_position(seconds: float) -> str:
 class TransportBar(QWidget):
     play_toggled = Signal()
     stop_requested = Signal()
-    loop_toggled = Signal(bool)
     volume_changed = Signal(float)  # 0..1
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -33,7 +32,6 @@ class TransportBar(QWidget):
         self.loop_button.setIcon(icon("loop"))
         self.loop_button.setCheckable(True)
         self.loop_button.setToolTip("Loop the selected region (L)")
-        self.loop_button.toggled.connect(self.loop_toggled)
         self.position_label = QLabel(format_position(0.0), self)
         self.position_label.setMinimumWidth(120)
         self.take_label = QLabel("", self)
@@ -54,8 +52,9 @@ class TransportBar(QWidget):
         layout.addWidget(QLabel("Vol", self))
         layout.addWidget(self.volume)
 
-    def set_playing(self, playing: bool) -> None:
-        self.play_button.setIcon(icon("pause" if playing else "play"))
+    def set_playing(self, state: str) -> None:
+        """``state`` is Audition's "playing" / "stopped"."""
+        self.play_button.setIcon(icon("pause" if state == "playing" else "play"))
 
     def set_position(self, seconds: float, duration: float) -> None:
         self.position_label.setText(f"{format_position(seconds)} / {format_position(duration)}")

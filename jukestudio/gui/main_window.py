@@ -1,0 +1,664 @@
+"""The workstation window: docks for the song, takes, jobs and transport around the waveform.
+
+The window only wires widgets to the :class:`~jukestudio.gui.studio.Studio` (the Qt-free facade over
+project, engine, model and audio) and to two kinds of background work: sampling jobs on the one
+JobRunner thread, and short tasks (decoding, loading, exporting) on BackgroundTasks. Nothing here
+blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
+
+from jukestudio.gui.audition import Audition
+from jukestudio.gui.icons import icon
+from jukestudio.gui.jobs_panel import JobsModel, JobsPanel
+from jukestudio.gui.settings import add_recent_project, app_settings, recent_projects
+from jukestudio.gui.song_panel import SongPanel
+from jukestudio.gui.studio import AUDIO_EXTENSIONS, JobSpec, Studio
+from jukestudio.gui.takes_panel import TakesPanel
+from jukestudio.gui.tasks import BackgroundTasks
+from jukestudio.gui.transport_bar import TransportBar
+from jukestudio.gui.waveform import WaveformView
+from jukestudio.gui.worker import JobRunner
+
+log = logging.getLogger(__name__)
+AUTOSAVE_MS = 30_000
+STATE_VERSION = 1
+
+
+class MainWindow(QMainWindow):
+    message_shown = Signal(str, str)  # text, "info" | "error" (no bool signals: see audition.py)
+    take_loaded = Signal(str)  # a take's audio is in the waveform and the transport
+    prompt_loaded = Signal(str)  # the prompt's file name
+    takes_refreshed = Signal()
+    job_ended = Signal(str, str)  # job_id, "done" | "cancelled" | "failed" (after the window handled it)
+
+    def __init__(self, studio: Studio | None = None, audition: Audition | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("jukestudio")
+        self.setWindowIcon(icon("app"))
+        self.setObjectName("MainWindow")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.studio = studio or Studio()
+        self.audition = audition or Audition(parent=self)
+        self.runner = JobRunner(self)
+        self.tasks = BackgroundTasks(self)
+        self.settings = app_settings()
+        self.last_message = ""
+        self._job_kinds: dict[str, JobSpec] = {}
+        self._prompt: np.ndarray | None = None
+        self._prompt_name = ""
+        self._audio_cache: dict[str, np.ndarray] = {}
+        self._load_serial = 0
+
+        self.waveform = WaveformView(self)
+        self.setCentralWidget(self.waveform)
+        self.song = SongPanel(self)
+        self.takes = TakesPanel(self)
+        self.jobs_model = JobsModel(self)
+        self.jobs = JobsPanel(self.jobs_model, self)
+        self.transport = TransportBar(self)
+        self.docks = {
+            "song": self._dock("Song", self.song, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "takes": self._dock("Takes", self.takes, Qt.DockWidgetArea.RightDockWidgetArea),
+            "transport": self._dock("Transport", self.transport, Qt.DockWidgetArea.BottomDockWidgetArea),
+            "jobs": self._dock("Jobs", self.jobs, Qt.DockWidgetArea.BottomDockWidgetArea),
+        }
+        self.status = QLabel(self)
+        self.statusBar().addWidget(self.status, 1)
+        self._build_actions()
+        self._build_menus()
+        self._build_shortcuts()
+        self._connect()
+        self._autosave = QTimer(self)
+        self._autosave.setInterval(AUTOSAVE_MS)
+        self._autosave.timeout.connect(self.autosave)
+        self._autosave.start()
+        self.transport.set_available(self.audition.available, self.audition.unavailable_reason)
+        self.refresh_models()
+        self.restore_state()
+
+    # ------------------------------------------------------------------ layout
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, icon_name: str = "") -> QAction:
+        action = QAction(icon(icon_name) if icon_name else icon("none"), text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _build_actions(self) -> None:
+        self.act_new = self._action("&New project…", self._ask_new_project, QKeySequence.StandardKey.New)
+        self.act_open = self._action("&Open project…", self._ask_open_project, QKeySequence.StandardKey.Open)
+        self.act_save = self._action("&Save project", self.save_project, QKeySequence.StandardKey.Save)
+        self.act_prompt = self._action("Open &prompt audio…", self._ask_prompt, "Ctrl+Shift+O")
+        self.act_export = self._action("&Export WAV…", self._ask_export, "Ctrl+E", "export")
+        self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_undo = self._action("&Undo", self.undo, QKeySequence.StandardKey.Undo)
+        self.act_redo = self._action("&Redo", self.redo, QKeySequence.StandardKey.Redo)
+        self.act_compose = self._action("&Compose takes", self.compose, "Ctrl+Return", "compose")
+        self.act_continue = self._action(
+            "C&ontinue selected", lambda: self.continue_takes(), "Ctrl+Shift+C", "continue"
+        )
+        self.act_upsample = self._action("&Upsample selected", lambda: self.upsample(), "Ctrl+U", "upsample")
+        self.act_upsample_region = self._action(
+            "Upsample &region", lambda: self.upsample(region=self.waveform.region()), None, "upsample"
+        )
+        self.act_delete = self._action("&Delete take", lambda: self.delete_takes(), QKeySequence.StandardKey.Delete)
+        self.act_models = self._action("&Manage models…", self.show_model_manager)
+        self.act_resume = self._action("&Resume unfinished jobs", self.resume_unfinished)
+        self.act_cancel = self._action("Cancel running job", self.jobs.cancel_selected, "Ctrl+.", "cancel")
+        self.act_delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.takes.addAction(self.act_delete)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for action in (self.act_new, self.act_open):
+            file_menu.addAction(action)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addAction(self.act_save)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_prompt)
+        file_menu.addAction(self.act_export)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        edit = bar.addMenu("&Edit")
+        edit.addAction(self.act_undo)
+        edit.addAction(self.act_redo)
+        edit.addAction(self.act_delete)
+        take = bar.addMenu("&Take")
+        for action in (self.act_compose, self.act_continue, self.act_upsample, self.act_upsample_region):
+            take.addAction(action)
+        take.addSeparator()
+        take.addAction(self.act_resume)
+        take.addAction(self.act_cancel)
+        models = bar.addMenu("&Models")
+        models.addAction(self.act_models)
+        view = bar.addMenu("&View")
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("toolbar_main")
+        for action in (self.act_compose, self.act_continue, self.act_upsample, self.act_export, self.act_cancel):
+            toolbar.addAction(action)
+
+    def _build_shortcuts(self) -> None:
+        """DAW keys. Text fields keep their own keys (Qt gives printable keys to the focused editor)."""
+        pairs = [
+            (Qt.Key.Key_Space, self.toggle_play),
+            (Qt.Key.Key_Home, self.stop),
+            (Qt.Key.Key_L, self.toggle_loop),
+        ]
+        pairs += [(getattr(Qt.Key, f"Key_{n}"), lambda n=n: self.audition_sibling(n)) for n in range(1, 10)]
+        self._shortcuts = []
+        for key, slot in pairs:
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(slot)
+            self._shortcuts.append(shortcut)
+
+    def _connect(self) -> None:
+        worker = self.runner.worker
+        worker.started.connect(self._job_started)
+        worker.progressed.connect(self._job_progressed)
+        worker.finished.connect(self._job_finished)
+        worker.cancelled.connect(self._job_cancelled)
+        worker.failed.connect(self._job_failed)
+        self.jobs.cancel_requested.connect(self.cancel_job)
+        self.song.compose_requested.connect(self.compose)
+        self.song.manage_models_requested.connect(self.show_model_manager)
+        self.song.model_changed.connect(self._model_changed)
+        self.takes.take_selected.connect(self.select_take)
+        self.takes.action_requested.connect(self._take_action)
+        self.takes.renamed.connect(self.rename_take)
+        self.takes.rated.connect(self.rate_take)
+        self.transport.play_toggled.connect(self.toggle_play)
+        self.transport.stop_requested.connect(self.stop)
+        self.transport.loop_button.toggled.connect(self._set_loop)
+        self.transport.volume_changed.connect(self.audition.set_volume)
+        self.audition.position_changed.connect(self._position_changed)
+        self.audition.playing_changed.connect(self.transport.set_playing)
+        self.waveform.seek_requested.connect(self.seek)
+        self.waveform.region_changed.connect(self.audition.set_region)
+
+    # ------------------------------------------------------------------ messages
+    def show_message(self, text: str, error: bool = False) -> None:
+        """Non-modal: status bar + log. Errors stay until the next message."""
+        self.last_message = text
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #ff5964;" if error else "")
+        (log.error if error else log.info)("%s", text)
+        self.message_shown.emit(text, "error" if error else "info")
+
+    # ------------------------------------------------------------------ state
+    def restore_state(self) -> None:
+        geometry = self.settings.value("window/geometry", QByteArray(), type=QByteArray)
+        state = self.settings.value("window/state", QByteArray(), type=QByteArray)
+        if geometry and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        if state and not state.isEmpty():
+            self.restoreState(state, STATE_VERSION)
+        self.transport.volume.setValue(self.settings.value("audio/volume", 80, type=int))
+
+    def save_state(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(STATE_VERSION))
+        self.settings.setValue("audio/volume", self.transport.volume.value())
+        if self.studio.project_dir is not None:
+            self.settings.setValue("projects/last", str(self.studio.project_dir))
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        if self.studio.project_dir is not None:
+            self._store_song_settings()
+            try:
+                self.studio.save()
+            except OSError as exc:
+                self.show_message(f"Could not save the project: {exc}", error=True)
+        self.runner.shutdown()
+        self.tasks.wait(10_000)
+        self.audition.close()
+        super().closeEvent(event)
+
+    # ------------------------------------------------------------------ models
+    def refresh_models(self) -> None:
+        entries = self.studio.list_models()
+        current = self.settings.value("model/current", "", type=str) or None
+        self.song.set_models([(e.name, e.status) for e in entries], current)
+        if not entries:
+            self.show_message("No model installed: Models ▸ Manage models… to import one or add the demo model.")
+
+    def _model_changed(self, name: str) -> None:
+        if not name:
+            self.song.set_vocabulary(None)
+            return
+        self.settings.setValue("model/current", name)
+        try:
+            self.song.set_vocabulary(self.studio.vocabulary(name))
+        except (OSError, ValueError) as exc:
+            self.song.set_vocabulary(None)
+            self.show_message(f"Model {name}: {exc}", error=True)
+
+    def show_model_manager(self) -> None:
+        from jukestudio.gui.model_manager import ModelManagerDialog
+
+        dialog = ModelManagerDialog(self.studio, self.tasks, self)
+        dialog.models_changed.connect(self.refresh_models)
+        dialog.show()
+        self.model_manager = dialog
+
+    # ------------------------------------------------------------------ projects
+    def _ask_new_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "New project: choose an empty folder")
+        if folder:
+            self.new_project(Path(folder))
+
+    def _ask_open_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open project folder")
+        if folder:
+            self.open_project(Path(folder))
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for folder in recent_projects(self.settings):
+            action = self.recent_menu.addAction(folder)
+            action.triggered.connect(lambda _=False, f=folder: self.open_project(Path(f)))
+
+    def new_project(self, folder: Path) -> bool:
+        try:
+            self.studio.new_project(folder, self.song.settings())
+        except (OSError, ValueError) as exc:
+            self.show_message(f"Could not create a project in {folder}: {exc}", error=True)
+            return False
+        self._project_opened()
+        return True
+
+    def open_project(self, folder: Path) -> bool:
+        try:
+            self.studio.open_project(folder)
+        except (OSError, ValueError) as exc:
+            self.show_message(f"Could not open {folder}: {exc}", error=True)
+            return False
+        settings = self.studio.project_settings()
+        if settings is not None:
+            self.song.set_settings(settings)
+        self._project_opened()
+        unfinished = self.studio.unfinished_jobs()
+        if unfinished:
+            self.show_message(f"{len(unfinished)} unfinished job(s) in this project: Take ▸ Resume unfinished jobs.")
+        return True
+
+    def _project_opened(self) -> None:
+        folder = self.studio.project_dir
+        add_recent_project(self.settings, folder)
+        self.settings.setValue("projects/last", str(folder))
+        self.setWindowTitle(f"jukestudio — {folder.name}")
+        self._audio_cache.clear()
+        self.audition.unload()
+        self.waveform.clear()
+        self.refresh_takes()
+        self.show_message(f"Project {folder}")
+
+    def _ensure_project(self) -> bool:
+        if self.studio.project_dir is not None:
+            return True
+        from jukestudio import paths
+
+        base = paths.projects_dir()
+        n = 1
+        while (base / f"untitled-{n}").exists():
+            n += 1
+        return self.new_project(base / f"untitled-{n}")
+
+    def _store_song_settings(self) -> None:
+        if self.studio.project_dir is not None:
+            self.studio.set_project_settings(self.song.settings())
+
+    def save_project(self) -> bool:
+        if not self._ensure_project():
+            return False
+        self._store_song_settings()
+        try:
+            self.studio.save()
+        except OSError as exc:
+            self.show_message(f"Could not save the project: {exc}", error=True)
+            return False
+        self.show_message(f"Saved {self.studio.project_dir}")
+        return True
+
+    def autosave(self) -> None:
+        if self.studio.project_dir is not None and self.studio.dirty:
+            self.save_project()
+
+    # ------------------------------------------------------------------ takes
+    def refresh_takes(self) -> None:
+        self.takes.set_takes(self.studio.takes())
+        self.act_undo.setEnabled(self.studio.can_undo)
+        self.act_redo.setEnabled(self.studio.can_redo)
+        self.takes_refreshed.emit()
+
+    def _take_action(self, action: str, ids: list[str]) -> None:
+        if action == "continue":
+            self.continue_takes(ids)
+        elif action == "upsample":
+            self.upsample(ids)
+        elif action == "upsample_region":
+            self.upsample(ids, region=self.waveform.region())
+        elif action == "export" and ids:
+            self._ask_export(ids[0])
+        elif action == "delete":
+            self.delete_takes(ids)
+        elif action == "restore" and ids:
+            self.song.set_settings(self.studio.take_settings(ids[0]))
+            self.show_message("Settings of the take restored into the song panel.")
+
+    def select_take(self, take_id: str, keep_position: bool = False) -> None:
+        """Show and load a take; the decode runs in the background (A/B keeps the playhead)."""
+        self._load_serial += 1
+        serial = self._load_serial
+        self.waveform.set_level_progress(self.studio.level_progress(take_id))
+        cached = self._audio_cache.get(take_id)
+        if cached is not None:
+            self._show_take_audio(take_id, cached, keep_position)
+            return
+        self.transport.set_take("decoding…")
+
+        def done(audio: np.ndarray) -> None:
+            self._audio_cache[take_id] = audio
+            if serial == self._load_serial:
+                self._show_take_audio(take_id, audio, keep_position)
+
+        self.tasks.run(lambda: self.studio.take_audio(take_id), done, self._task_failed, label=f"decode {take_id}")
+
+    def _show_take_audio(self, take_id: str, audio: np.ndarray, keep_position: bool) -> None:
+        position = self.audition.position_s
+        if keep_position:
+            self.audition.switch(take_id, audio)
+        else:
+            self.audition.load(take_id, audio)
+        self.waveform.set_audio(audio, self.studio.sample_rate)
+        self.waveform.set_alignment(self.studio.alignment(take_id))
+        take = self.takes.take(take_id)
+        self.transport.set_take(take.name if take else take_id)
+        self.waveform.set_playhead(position if keep_position else 0.0)
+        self.take_loaded.emit(take_id)
+
+    def audition_sibling(self, n: int) -> None:
+        """Keys 1–9: switch to the n-th sibling of the current take, keeping the playhead."""
+        current = self.audition.take_id or self.takes.current_id()
+        if current is None:
+            return
+        siblings = self.takes.siblings(current)
+        if 1 <= n <= len(siblings) and siblings[n - 1] != current:
+            target = siblings[n - 1]
+            self.takes.blockSignals(True)
+            self.takes.select(target)
+            self.takes.blockSignals(False)
+            self.select_take(target, keep_position=True)
+
+    def rename_take(self, take_id: str, name: str) -> None:
+        self.studio.rename_take(take_id, name)
+        self.refresh_takes()
+
+    def rate_take(self, take_id: str, stars: int) -> None:
+        self.studio.rate_take(take_id, stars)
+        self.refresh_takes()
+
+    def delete_takes(self, ids: list[str] | None = None) -> None:
+        ids = ids or self.takes.selected_ids()
+        if not ids:
+            return
+        self.studio.delete_takes(ids)
+        if self.audition.take_id in ids:
+            self.audition.unload()
+            self.waveform.clear()
+        self.refresh_takes()
+        self.show_message(f"Deleted {len(ids)} take(s) — Edit ▸ Undo brings them back.")
+
+    def undo(self) -> None:
+        text = self.studio.undo()
+        self.refresh_takes()
+        if text:
+            self.show_message(f"Undone: {text}")
+
+    def redo(self) -> None:
+        text = self.studio.redo()
+        self.refresh_takes()
+        if text:
+            self.show_message(f"Redone: {text}")
+
+    # ------------------------------------------------------------------ transport
+    def toggle_play(self) -> None:
+        if self.audition.take_id is None and self.takes.current_id():
+            self.select_take(self.takes.current_id())
+            return
+        if not self.audition.toggle() and not self.audition.available:
+            self.show_message(self.audition.unavailable_reason or "Playback unavailable", error=True)
+
+    def stop(self) -> None:
+        self.audition.stop()
+
+    def seek(self, seconds: float) -> None:
+        self.audition.seek(seconds)
+        self.waveform.set_playhead(self.audition.position_s)
+
+    def toggle_loop(self) -> None:
+        self.transport.loop_button.toggle()
+
+    def _set_loop(self, on: bool) -> None:
+        self.audition.set_region(self.waveform.region())
+        self.audition.set_loop(on)
+
+    def _position_changed(self, seconds: float) -> None:
+        self.waveform.set_playhead(seconds)
+        self.transport.set_position(seconds, self.audition.duration_s)
+
+    # ------------------------------------------------------------------ prompt (open / drop)
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._audio_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        if self._audio_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = self._audio_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_prompt(paths[0])
+
+    @staticmethod
+    def _audio_paths(mime) -> list[Path]:
+        if not mime.hasUrls():
+            return []
+        found = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+        return [p for p in found if p.suffix.lower() in AUDIO_EXTENSIONS]
+
+    def _ask_prompt(self) -> None:
+        patterns = " ".join(f"*{ext}" for ext in sorted(AUDIO_EXTENSIONS))
+        name, _ = QFileDialog.getOpenFileName(self, "Open prompt audio", "", f"Audio ({patterns})")
+        if name:
+            self.open_prompt(Path(name))
+
+    def open_prompt(self, path: Path) -> None:
+        """Decode in the background; the prompt shows in the waveform (drag a region to trim it)."""
+        self.show_message(f"Loading {path.name}…")
+
+        def done(audio: np.ndarray) -> None:
+            self._prompt, self._prompt_name = audio, path.name
+            self.audition.load("prompt", audio)
+            self.waveform.set_audio(audio, self.studio.sample_rate)
+            self.waveform.set_alignment([])
+            self.waveform.set_level_progress({})
+            self.transport.set_take(f"prompt: {path.name}")
+            seconds = len(audio) / self.studio.sample_rate
+            self.song.set_prompt(f"Prompt: {path.name} ({seconds:.1f} s) — drag on the waveform to trim it.")
+            self.show_message(f"Prompt {path.name} loaded ({seconds:.1f} s).")
+            self.prompt_loaded.emit(path.name)
+
+        self.tasks.run(lambda: self.studio.load_prompt(path), done, self._task_failed, label=f"load {path}")
+
+    def clear_prompt(self) -> None:
+        self._prompt, self._prompt_name = None, ""
+        self.song.set_prompt("")
+
+    def _prompt_audio(self) -> np.ndarray | None:
+        """The prompt, trimmed to the selected region when it is the prompt on show."""
+        if self._prompt is None:
+            return None
+        region = self.waveform.region() if self.audition.take_id == "prompt" else None
+        if region is None:
+            return self._prompt
+        sr = self.studio.sample_rate
+        return self._prompt[int(region[0] * sr) : int(region[1] * sr)]
+
+    # ------------------------------------------------------------------ jobs
+    def compose(self) -> str | None:
+        if not self._ensure_project():
+            return None
+        settings = self.song.settings()
+        seed = self.song.next_seed()
+        settings.seed = seed
+        self._store_song_settings()
+        try:
+            spec = self.studio.compose_job(settings, seed, self._prompt_audio(), self._prompt_name)
+        except ValueError as exc:
+            self.show_message(str(exc), error=True)
+            return None
+        return self._submit(spec)
+
+    def continue_takes(self, ids: list[str] | None = None, seconds: float | None = None) -> str | None:
+        ids = ids or self.takes.selected_ids()
+        if not ids:
+            self.show_message("Select a take to continue.", error=True)
+            return None
+        settings = self.song.settings()
+        seed = self.song.next_seed()
+        try:
+            spec = self.studio.continue_job(ids, seconds or settings.take_seconds, settings, seed)
+        except ValueError as exc:
+            self.show_message(str(exc), error=True)
+            return None
+        return self._submit(spec)
+
+    def upsample(self, ids: list[str] | None = None, region: tuple[float, float] | None = None) -> str | None:
+        ids = ids or self.takes.selected_ids()
+        if not ids:
+            self.show_message("Select the takes to upsample.", error=True)
+            return None
+        try:
+            spec = self.studio.upsample_job(ids, region, self.song.settings())
+        except ValueError as exc:
+            self.show_message(str(exc), error=True)
+            return None
+        return self._submit(spec)
+
+    def resume_unfinished(self) -> list[str]:
+        return [self._submit(spec) for spec in self.studio.resume_jobs()]
+
+    def _submit(self, spec: JobSpec) -> str:
+        self._job_kinds[spec.job_id] = spec
+        self.jobs_model.add_job(spec.job_id, spec.label, spec.kind)
+        self.runner.submit(spec.job_id, spec.fn, spec.label)
+        self.show_message(f"Queued: {spec.label}")
+        return spec.job_id
+
+    def cancel_job(self, job_id: str) -> None:
+        if self.runner.cancel(job_id):
+            self.show_message("Cancelling… finished windows are kept.")
+
+    def _job_started(self, job_id: str) -> None:
+        self.jobs_model.set_status(job_id, "running")
+
+    def _job_progressed(self, job_id: str, progress) -> None:
+        self.jobs_model.update_progress(job_id, progress)
+
+    def _job_finished(self, job_id: str, result) -> None:
+        self.jobs_model.set_status(job_id, "done")
+        self._after_job(job_id, result, "done")
+
+    def _job_cancelled(self, job_id: str, result) -> None:
+        kept = self.studio.describe_kept(result)
+        self.jobs_model.set_status(job_id, "cancelled", f"cancelled — {kept}")
+        self._after_job(job_id, result, "cancelled")
+        self.show_message(f"Job cancelled — {kept}.")
+
+    def _job_failed(self, job_id: str, message: str) -> None:
+        self.jobs_model.set_status(job_id, "failed", message)
+        self.show_message(f"Job failed: {message}", error=True)
+        self.studio.job_ended(job_id)
+        self.job_ended.emit(job_id, "failed")
+
+    def _after_job(self, job_id: str, result, status: str) -> None:
+        new_ids = self.studio.job_ended(job_id, result)
+        for take_id in new_ids:
+            self._audio_cache.pop(take_id, None)
+        self.refresh_takes()
+        if status == "done" and new_ids:
+            self.takes.select(new_ids[0])  # its coarse preview decodes and shows at once
+            self.show_message(f"{self._job_kinds[job_id].label}: done.")
+        self.job_ended.emit(job_id, status)
+
+    def _task_failed(self, message: str) -> None:
+        self.show_message(message, error=True)
+
+    # ------------------------------------------------------------------ export
+    def _ask_export(self, take_id: str | None = None) -> None:
+        from jukestudio.gui.export_dialog import ExportDialog
+
+        take_id = take_id or self.audition.take_id or self.takes.current_id()
+        if not take_id or take_id == "prompt":
+            self.show_message("Select a take to export.", error=True)
+            return
+        dialog = ExportDialog(self, has_region=self.waveform.region() is not None)
+        if dialog.exec():
+            choice = dialog.choice()
+            region = self.waveform.region() if choice.region_only else None
+            self.export_take(take_id, Path(choice.path), choice.subtype, choice.normalise, region)
+
+    def export_take(
+        self,
+        take_id: str,
+        path: Path,
+        subtype: str = "PCM_16",
+        normalise: bool = False,
+        region: tuple[float, float] | None = None,
+    ) -> None:
+        self.show_message(f"Exporting {path.name}…")
+
+        def done(report) -> None:
+            self.show_message(self.studio.describe_export(report))
+
+        self.tasks.run(
+            lambda: self.studio.export(take_id, path, subtype, normalise, region),
+            done,
+            self._task_failed,
+            label=f"export {path}",
+        )
+
+    def ask_yes_no(self, title: str, text: str) -> bool:
+        return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes

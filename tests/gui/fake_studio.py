@@ -1,0 +1,161 @@
+"""An in-memory Studio for testing the window's wiring without a model: jobs are plain functions
+that report, wait on the cancel token or raise. The real layers are exercised in test_workflow.py."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from jukestudio.audio.export import export_wav
+from jukestudio.audio.io import load_prompt
+from jukestudio.engine.progress import Cancelled, Progress
+from jukestudio.gui.song_panel import SongSettings, Vocabulary
+from jukestudio.gui.studio import JobSpec, ModelEntry, Studio
+from jukestudio.gui.takes_panel import TakeItem
+
+SR = 44100
+ARTISTS = ["alan jackson", "the beatles", "beck"]
+GENRES = ["country", "rock", "pop"]
+
+
+class FakeStudio(Studio):
+    def __init__(self) -> None:
+        super().__init__()
+        self.takes_: dict[str, TakeItem] = {}
+        self.audio: dict[str, np.ndarray] = {}
+        self.song = SongSettings()
+        self.undo_stack: list[list[TakeItem]] = []
+        self.saved = 0
+        self.ids = itertools.count(1)
+        self.gate = threading.Event()  # compose jobs with block=True wait on it (or on cancel)
+        self.block = False
+        self.fail_with: str | None = None
+        self.job_calls: list[tuple[str, dict]] = []
+
+    # models
+    def list_models(self):
+        return [ModelEntry("fake", "complete")]
+
+    def vocabulary(self, name):
+        return Vocabulary(
+            search_artists=lambda q, n: [a for a in ARTISTS if q in a][:n],
+            search_genres=lambda q, n: [g for g in GENRES if q in g][:n],
+            is_artist=lambda a: a in ARTISTS,
+            is_genre=lambda g: g in GENRES,
+            dropped_positions=lambda text: [i for i, c in enumerate(text) if c == "@"],
+            max_genres=1,
+        )
+
+    # project
+    def new_project(self, folder: Path, settings: SongSettings) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.project_dir, self.song = folder, settings
+
+    def open_project(self, folder: Path) -> None:
+        if not folder.exists():
+            raise OSError("no such folder")
+        self.project_dir = folder
+
+    def save(self) -> None:
+        self.saved += 1
+        self.dirty = False
+
+    def project_settings(self):
+        return self.song
+
+    def set_project_settings(self, settings):
+        self.song = settings
+
+    def takes(self):
+        return list(self.takes_.values())
+
+    def take_settings(self, take_id):
+        return self.song
+
+    def rename_take(self, take_id, name):
+        t = self.takes_[take_id]
+        self.takes_[take_id] = TakeItem(t.take_id, name, t.parent_id, t.status, t.duration_s, t.rating)
+
+    def rate_take(self, take_id, stars):
+        t = self.takes_[take_id]
+        self.takes_[take_id] = TakeItem(t.take_id, t.name, t.parent_id, t.status, t.duration_s, stars)
+
+    def delete_takes(self, ids):
+        self.undo_stack.append(list(self.takes_.values()))
+        for i in ids:
+            self.takes_.pop(i)
+        self.can_undo = True
+
+    def undo(self):
+        if not self.undo_stack:
+            return ""
+        self.takes_ = {t.take_id: t for t in self.undo_stack.pop()}
+        self.can_undo = bool(self.undo_stack)
+        return "delete"
+
+    def redo(self):
+        return ""
+
+    def level_progress(self, take_id):
+        return {0: self.takes_[take_id].duration_s}
+
+    def alignment(self, take_id):
+        return [(0.1, 0.4, "la"), (0.5, 0.9, "di")]
+
+    def take_audio(self, take_id):
+        return self.audio[take_id]
+
+    def load_prompt(self, path):
+        return load_prompt(path)
+
+    def export(self, take_id, path, subtype, normalise, region):
+        audio = self.audio[take_id]
+        if region:
+            audio = audio[int(region[0] * SR) : int(region[1] * SR)]
+        return export_wav(path, audio, subtype, normalise=normalise)
+
+    # jobs
+    def _job(self, kind: str, n: int, parent: str | None, seconds: float, **info) -> JobSpec:
+        job_id = f"{kind}-{next(self.ids)}"
+        self.job_calls.append((kind, info))
+
+        def run(report, token):
+            if self.fail_with:
+                raise RuntimeError(self.fail_with)
+            for step in range(1, 6):
+                report(Progress(job_id, 0, step - 1, 5, step, 5, 50.0, 0.1 * (5 - step), step / 5))
+                if self.block:
+                    while not self.gate.wait(0.01):
+                        if token.cancelled:
+                            raise Cancelled(None)
+                time.sleep(0.01)
+            ids = []
+            for k in range(n):
+                take_id = f"t{next(self.ids)}"
+                rng = np.random.default_rng(k)
+                self.audio[take_id] = (0.1 * rng.standard_normal(int(seconds * SR))).astype(np.float32)
+                self.takes_[take_id] = TakeItem(take_id, f"take {take_id}", parent, "coarse", seconds)
+                ids.append(take_id)
+            return ids
+
+        return JobSpec(job_id, f"{kind} {n}", kind, run)
+
+    def compose_job(self, settings, seed, prompt, prompt_name):
+        return self._job("compose", settings.n_takes, None, settings.take_seconds, seed=seed, prompt=prompt)
+
+    def continue_job(self, ids, seconds, settings, seed):
+        return self._job("continue", 1, ids[0], self.takes_[ids[0]].duration_s + seconds)
+
+    def upsample_job(self, ids, region, settings):
+        return self._job("upsample", 0, None, 0, ids=ids, region=region)
+
+    def resume_jobs(self):
+        return []
+
+    def job_ended(self, job_id, result=None):
+        self.dirty = True
+        return list(result or []) if isinstance(result, list) else []
