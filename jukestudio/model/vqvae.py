@@ -172,9 +172,9 @@ class JukeboxVQVAE(nn.Module):
         Loss = sum over levels of the reconstruction loss (``loss_fn``: l1 / l2 / linf / lmix) +
         ``spectral`` * spectral loss + ``multispectral`` * multi-resolution STFT loss + ``commit`` *
         sum of the commitment losses. Each term is divided by ``bandwidth`` (see ``Bandwidth``).
-        The codebooks stay fixed: the original's EMA codebook update (``update_k``, with ``lmu``) and
-        its data-driven first initialisation are not implemented, so this trains encoders and decoders
-        against the current codebooks only.
+        The codebooks stay fixed: the original's EMA codebook update (``update_k``, with ``lmu``) is not
+        implemented, so this trains encoders and decoders against the current codebooks only (its
+        data-driven first initialisation is ``init_codebooks``).
         """
         cfg = self.config
         bw = bandwidth or Bandwidth()
@@ -214,7 +214,8 @@ class JukeboxVQVAE(nn.Module):
 
     @torch.no_grad()
     def init_weights(self, generator: torch.Generator | int | None = None) -> None:
-        """Reproducible random weights: the same seed gives the same model on any machine.
+        """Reproducible random weights: the same seed gives the same convolution weights on any machine
+        (codebooks too, up to the fp32 rounding of the encoders that choose them).
 
         Convolutions get PyTorch's default scheme (uniform in +-1/sqrt(fan_in), what the original
         trained from), drawn from ``generator``; ``zero_out`` zeroes each residual branch's last conv
