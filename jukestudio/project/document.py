@@ -4,7 +4,8 @@ Engine results (new takes, codes, previews, level status) are written to disk at
 never lost. User edits (rename, rate, notes, trim, settings) mark the document dirty; ``save()`` (or
 :class:`~jukestudio.project.autosave.Autosave`) writes them. Deleting takes moves their folders into
 ``trash/`` so that undo brings them back with all their files; the trash is emptied when the undo
-history forgets the deletion, on ``close()``, and (for leftovers of a crashed session) on ``open()``.
+history forgets the deletion and on ``close()``; a crashed session's leftovers go on a later
+``open()`` once they are a week old.
 
 All methods may be called from any thread (one re-entrant lock). Listeners are called on the thread
 that made the change, with an event name and the take ids involved.
@@ -16,13 +17,13 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from jukestudio.atomic import atomic_write_json
 from jukestudio.project import store
@@ -46,9 +47,13 @@ from jukestudio.project.takes import (
 )
 from jukestudio.project.undo import UndoStack
 
+if TYPE_CHECKING:
+    import torch
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+TRASH_KEEP_S = 7 * 24 * 3600
 FORMAT_NAME = "jukestudio-project"
 Listener = Callable[[str, tuple[str, ...]], None]
 """``listener(event, take_ids)``; events: take_added, take_changed, takes_removed, takes_restored,
@@ -111,7 +116,7 @@ class Project:
         created = data.get("created") if isinstance(data.get("created"), str) else ""
         project = cls(folder, settings, created)
         project._load_takes()
-        project._empty_trash()
+        project._purge_old_trash()
         return project
 
     def _load_takes(self) -> None:
@@ -132,8 +137,22 @@ class Project:
                 self.problems.append(f"{path}: take id {take.id!r} does not match its folder; skipped")
                 continue
             self._takes[take.id] = take
+        self._break_cycles()
         for problem in self.problems:
             log.warning("%s", problem)
+
+    def _break_cycles(self) -> None:
+        """Hand-edited files can make a take its own ancestor; show such a take as a root."""
+        for take in list(self._takes.values()):
+            seen = {take.id}
+            parent = take.parent_id
+            while parent in self._takes:
+                if parent in seen:
+                    self.problems.append(f"take {take.id}: its parent chain loops; shown as a root")
+                    self._takes[take.id] = take.copy(parent_id=None)
+                    break
+                seen.add(parent)
+                parent = self._takes[parent].parent_id
 
     def _write_project_file(self) -> None:
         data = {
@@ -170,16 +189,27 @@ class Project:
         return True
 
     def close(self) -> None:
-        """Save, make deletions final (empties the trash) and forget the undo history."""
+        """Save, make this session's deletions final (their trash goes) and forget the undo history."""
         with self._lock:
             self.save()
             self.undo_stack.clear()
-            self._empty_trash()
+            trash = self.folder / store.TRASH_DIR
+            if trash.is_dir() and not any(trash.iterdir()):
+                trash.rmdir()
 
-    def _empty_trash(self) -> None:
+    def _purge_old_trash(self) -> None:
+        """Trash left by a session that crashed. Another window may still hold the project open
+        with undo history pointing into trash/, so only entries older than TRASH_KEEP_S go."""
         trash = self.folder / store.TRASH_DIR
-        if trash.is_dir() and not self.undo_stack.can_undo and not self.undo_stack.can_redo:
-            shutil.rmtree(trash, ignore_errors=True)
+        if not trash.is_dir():
+            return
+        cutoff = time.time() - TRASH_KEEP_S
+        for entry in trash.iterdir():
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except OSError:
+                continue
 
     # ------------------------------------------------------------------ listeners
 

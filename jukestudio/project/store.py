@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile as sf
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from jukestudio.atomic import atomic_write_with
 from jukestudio.audio.constants import SAMPLE_RATE
 from jukestudio.project.errors import ProjectCorruptError
 from jukestudio.project.settings import LEVEL_NAMES, N_LEVELS
+
+if TYPE_CHECKING:
+    import torch
 
 PROJECT_FILE = "project.json"
 TAKE_FILE = "take.json"
@@ -65,7 +65,13 @@ def read_json(path: Path, what: str) -> Any:
         ) from exc
 
 
+# torch is imported where codes are touched, so opening a project (CLI listing, tests) stays light.
+
+
 def write_codes_file(path: Path, codes: torch.Tensor, take_id: str, prior_level: int) -> None:
+    import torch
+    from safetensors.torch import save_file
+
     if not isinstance(codes, torch.Tensor):
         raise TypeError(f"codes must be a torch tensor, got {type(codes).__name__}")
     if codes.dtype in (torch.bool,) or codes.is_floating_point() or codes.is_complex():
@@ -80,6 +86,10 @@ def write_codes_file(path: Path, codes: torch.Tensor, take_id: str, prior_level:
 
 
 def read_codes_file(path: Path) -> torch.Tensor | None:
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     if not path.exists():
         return None
     try:

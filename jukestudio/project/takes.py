@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -28,8 +29,17 @@ def check_take_id(take_id: Any) -> str:
     return take_id
 
 
+_last_stamp = [0]
+_stamp_lock = threading.Lock()
+
+
 def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    """UTC time with microseconds, strictly increasing within the process so creation order sorts."""
+    with _stamp_lock:
+        micros = max(time.time_ns() // 1000, _last_stamp[0] + 1)
+        _last_stamp[0] = micros
+    seconds, fraction = divmod(micros, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:06d}Z"
 
 
 @dataclass(frozen=True)
