@@ -129,7 +129,14 @@ class Project:
                 self.problems.append(f"{sub}: take folder without {store.TAKE_FILE} (an interrupted write?)")
                 continue
             try:
-                take = Take.from_dict(store.read_json(path, "take file"), str(path))
+                data = store.read_json(path, "take file")
+                version = data.get("schema_version", 1) if isinstance(data, dict) else 1
+                if not isinstance(version, int) or version > SCHEMA_VERSION:
+                    self.problems.append(
+                        f"{path}: saved by a newer jukestudio (take schema {version!r}); skipped and left untouched"
+                    )
+                    continue
+                take = Take.from_dict(data, str(path))
             except ProjectCorruptError as exc:
                 self.problems.append(str(exc))
                 continue
@@ -396,11 +403,16 @@ class Project:
             folder = self.take_dir(take_id)
         return [store.read_codes_file(folder / store.codes_name(p)) for p in range(N_LEVELS)]
 
-    def write_preview(self, take_id: str, audio: np.ndarray, prior_level: int) -> None:
-        """Cache decoded audio (float32 mono 44.1 kHz) of the take at one prior level."""
-        store.check_level(prior_level)
+    def write_preview(self, take_id: str, audio: np.ndarray, prior_level: int | None = None) -> None:
+        """Cache decoded audio (float32 mono 44.1 kHz) of the take at one prior level.
+
+        ``prior_level`` None means the take's best finished level (0 when none is finished yet).
+        """
         with self._lock:
-            self.take(take_id)
+            take = self.take(take_id)
+            if prior_level is None:
+                prior_level = take.best_level if take.best_level is not None else 0
+            store.check_level(prior_level)
             store.write_preview_file(self.take_dir(take_id) / store.preview_name(prior_level), audio)
         self._emit("take_changed", (take_id,))
 

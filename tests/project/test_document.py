@@ -340,6 +340,31 @@ def test_damaged_take_file_skips_only_that_take(project) -> None:
     assert bad_file.read_text() == '{"id": "' + bad.id + '", "rating": 9}'
 
 
+def test_newer_take_file_is_skipped_and_kept(project) -> None:
+    take = project.add_take()
+    path = project.take_dir(take.id) / "take.json"
+    data = json.loads(path.read_text())
+    data["schema_version"] = 7
+    path.write_text(json.dumps(data))
+    content = path.read_bytes()
+    again = Project.open(project.folder)
+    assert take.id not in again.takes
+    assert any("newer jukestudio (take schema 7)" in p for p in again.problems)
+    again.update_settings(artist="someone")
+    again.save()
+    assert path.read_bytes() == content
+
+
+def test_preview_without_level_goes_to_the_best_finished_level(project) -> None:
+    take = project.add_take()
+    project.write_preview(take.id, np.zeros(10, np.float32))
+    assert project.preview_levels(take.id) == [0]
+    project.write_codes(take.id, 1, torch.arange(4))
+    project.write_preview(take.id, np.ones(10, np.float32))
+    assert project.preview_levels(take.id) == [0, 1]
+    np.testing.assert_array_equal(project.read_preview(take.id), np.ones(10, np.float32))
+
+
 def test_take_ids_cannot_escape_the_folder(project) -> None:
     with pytest.raises(ValueError, match="invalid take id"):
         project.take_dir("../outside")
