@@ -38,6 +38,8 @@ class MainWindow(QMainWindow):
     take_loaded = Signal(str)  # a take's audio is in the waveform and the transport
     prompt_loaded = Signal(str)  # the prompt's file name
     takes_refreshed = Signal()
+    models_listed = Signal(int)  # number of installed models, after the picker was filled
+    vocabulary_ready = Signal(str)  # model name whose vocabulary now drives pickers and lyrics
     job_ended = Signal(str, str)  # job_id, "done" | "cancelled" | "failed" (after the window handled it)
 
     def __init__(self, studio: Studio | None = None, audition: Audition | None = None) -> None:
@@ -58,6 +60,7 @@ class MainWindow(QMainWindow):
         self._prompt_name = ""
         self._audio_cache: dict[str, np.ndarray] = {}
         self._load_serial = 0
+        self.model_manager = None
 
         self.waveform = WaveformView(self)
         self.setCentralWidget(self.waveform)
@@ -83,7 +86,7 @@ class MainWindow(QMainWindow):
         self._autosave.timeout.connect(self.autosave)
         self._autosave.start()
         self.transport.set_available(self.audition.available, self.audition.unavailable_reason)
-        self.refresh_models()
+        QTimer.singleShot(0, self.refresh_models)  # after the first paint: listing imports torch
         self.restore_state()
 
     # ------------------------------------------------------------------ layout
@@ -235,36 +238,51 @@ class MainWindow(QMainWindow):
             except OSError as exc:
                 self.show_message(f"Could not save the project: {exc}", error=True)
         self.runner.shutdown()
+        if self.model_manager is not None:
+            self.model_manager.runner.shutdown()
         self.tasks.wait(10_000)
         self.audition.close()
         super().closeEvent(event)
 
     # ------------------------------------------------------------------ models
     def refresh_models(self) -> None:
-        entries = self.studio.list_models()
-        current = self.settings.value("model/current", "", type=str) or None
-        self.song.set_models([(e.name, e.status) for e in entries], current)
-        if not entries:
-            self.show_message("No model installed: Models ▸ Manage models… to import one or add the demo model.")
+        """List installed models in the background (the store imports torch); the picker fills when done."""
+
+        def done(entries) -> None:
+            wanted = self.song.settings().model or self.settings.value("model/current", "", type=str) or None
+            self.song.set_models([(e.name, e.status) for e in entries], wanted)
+            if not entries:
+                self.show_message("No model installed: Models ▸ Manage models… imports one or adds the demo model.")
+            self.models_listed.emit(len(entries))
+
+        self.tasks.run(self.studio.list_models, done, self._task_failed, label="list models")
 
     def _model_changed(self, name: str) -> None:
         if not name:
             self.song.set_vocabulary(None)
             return
         self.settings.setValue("model/current", name)
-        try:
-            self.song.set_vocabulary(self.studio.vocabulary(name))
-        except (OSError, ValueError) as exc:
-            self.song.set_vocabulary(None)
-            self.show_message(f"Model {name}: {exc}", error=True)
 
-    def show_model_manager(self) -> None:
+        def done(vocabulary) -> None:
+            if self.song.model_combo.currentText() == name:
+                self.song.set_vocabulary(vocabulary)
+                self.vocabulary_ready.emit(name)
+
+        def failed(message: str) -> None:
+            self.song.set_vocabulary(None)
+            self.show_message(f"Model {name}: {message}", error=True)
+
+        self.tasks.run(lambda: self.studio.vocabulary(name), done, failed, label=f"vocabulary of {name}")
+
+    def show_model_manager(self):
         from jukestudio.gui.model_manager import ModelManagerDialog
 
-        dialog = ModelManagerDialog(self.studio, self.tasks, self)
-        dialog.models_changed.connect(self.refresh_models)
-        dialog.show()
-        self.model_manager = dialog
+        if self.model_manager is None:
+            self.model_manager = ModelManagerDialog(self.studio, self.tasks, self)
+            self.model_manager.models_changed.connect(self.refresh_models)
+        self.model_manager.refresh()
+        self.model_manager.show()
+        return self.model_manager
 
     # ------------------------------------------------------------------ projects
     def _ask_new_project(self) -> None:

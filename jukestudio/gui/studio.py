@@ -94,7 +94,7 @@ class ModelCache:
 
 
 def _load_from_store(name: str) -> Any:
-    from jukestudio.model.weights import load_model
+    from jukestudio.model.weights.loader import load_model
 
     model = load_model(name)
     model.eval()
@@ -113,20 +113,38 @@ class Studio:
 
     # ------------------------------------------------------------------ models
     def list_models(self) -> list[ModelEntry]:
-        try:
-            from jukestudio.model.weights import store
-        except ImportError:
-            log.warning("the model store is not available")
-            return []
-        entries = []
-        for info in store.list_models():
-            entries.append(_model_entry(info))
-        return entries
+        """Installed models for the picker (imports torch: call it off the GUI thread)."""
+        return [_model_entry(info) for info in self.store_models()]
+
+    def store_models(self) -> list[Any]:
+        from jukestudio.model.weights import store
+
+        return store.list_models()
 
     def model_config(self, name: str) -> Any:
         from jukestudio.model.weights import store
 
-        return store.model_config(name)
+        return store.read_entry_config(store.entry_dir(name))
+
+    def import_model(self, paths: list[Path], name: str | None, progress: Callable[[float, str], None]) -> Any:
+        from jukestudio.model.weights import store
+
+        return store.import_model(paths, name, progress)
+
+    def ensure_demo_model(self, progress: Callable[[float, str], None] | None = None) -> Any:
+        from jukestudio.model.weights.demo import ensure_demo_model
+
+        return ensure_demo_model(progress)
+
+    def verify_model(self, name: str, progress: Callable[[float, str], None]) -> list[str]:
+        from jukestudio.model.weights import store
+
+        return store.verify_model(name, progress)
+
+    def remove_model(self, name: str) -> None:
+        from jukestudio.model.weights import store
+
+        store.remove_model(name)
 
     def vocabulary(self, name: str) -> Vocabulary:
         return vocabulary_for(self.model_config(name))
@@ -164,13 +182,19 @@ class Studio:
         return unfinished_jobs(self.project_dir)
 
 
+PART_NAMES = {"vqvae": "VQ-VAE", "prior_0": "top prior", "prior_1": "level 1 upsampler", "prior_2": "level 0 upsampler"}
+
+
 def _model_entry(info: Any) -> ModelEntry:
-    name = getattr(info, "name", None) or info["name"]
-    missing = list(getattr(info, "missing", None) or [])
-    untrained = bool(getattr(info, "untrained", False))
+    """One line a musician understands: demo or not, and what is missing."""
+    if info.problem:
+        return ModelEntry(info.name, f"damaged: {info.problem}", usable=False)
+    missing = [label for part, label in PART_NAMES.items() if part not in info.components]
     parts = []
-    if untrained:
+    if info.untrained:
         parts.append("demo model: random weights, produces noise")
     if missing:
-        parts.append("missing: " + ", ".join(missing))
-    return ModelEntry(name, "; ".join(parts) or "complete", usable=not missing)
+        parts.append("missing: " + ", ".join(missing) + " (it can compose only what its parts allow)")
+    return ModelEntry(
+        info.name, "; ".join(parts) or f"{info.preset or 'custom'}: complete", usable="VQ-VAE" not in missing
+    )
