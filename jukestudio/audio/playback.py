@@ -127,7 +127,9 @@ class Transport:
         if self._stream is None and self._unavailable is None:
             try:
                 self._stream = self._factory(self.sample_rate, self.channels, self.blocksize, self._callback)
-            except (PlaybackUnavailable, OSError, ImportError, ValueError) as exc:
+            # Device boundary: whatever a driver or a custom factory raises means "no sound here",
+            # never a crash of the app (sounddevice.PortAudioError is a plain Exception).
+            except Exception as exc:
                 self._unavailable = str(exc) or type(exc).__name__
                 if not self._unavailable.lower().startswith("playback unavailable"):
                     self._unavailable = f"Playback unavailable: {self._unavailable}"
@@ -203,7 +205,7 @@ class Transport:
             self._ended = False
             try:
                 stream.start()
-            except (OSError, RuntimeError, ValueError) as exc:  # device vanished, busy, …
+            except Exception as exc:  # device vanished, busy, … (PortAudioError is a plain Exception)
                 self._unavailable = f"Playback unavailable: the output device failed to start ({exc})."
                 log.warning("%s", self._unavailable)
                 self._close_stream()
@@ -308,14 +310,14 @@ class Transport:
         if self._stream is not None:
             try:
                 self._stream.stop()
-            except (OSError, RuntimeError) as exc:
+            except Exception as exc:  # the device may be gone; the transport state is what matters
                 log.warning("stopping the audio stream failed: %s", exc)
 
     def _close_stream(self) -> None:
         if self._stream is not None:
             try:
                 self._stream.close()
-            except (OSError, RuntimeError) as exc:
+            except Exception as exc:
                 log.warning("closing the audio stream failed: %s", exc)
             self._stream = None
 

@@ -12,6 +12,10 @@ import pytest
 from jukestudio.audio.playback import PlaybackUnavailable, PlayState, Transport, sounddevice_stream_factory
 
 
+class DriverError(Exception):
+    """Like sounddevice.PortAudioError: a plain Exception, not an OSError."""
+
+
 class FakeStream:
     """Stands in for sounddevice.OutputStream; ``pull`` plays the role of PortAudio's thread."""
 
@@ -266,7 +270,9 @@ def test_factory_failure_means_unavailable_not_crash(ramp) -> None:
     assert t.position == 10  # the rest keeps working
 
 
-@pytest.mark.parametrize("error", [OSError("PortAudio library not found"), ImportError("no module")])
+@pytest.mark.parametrize(
+    "error", [OSError("PortAudio library not found"), ImportError("no module"), DriverError("Error querying device -1")]
+)
 def test_missing_portaudio_is_unavailable(ramp, error) -> None:
     def broken(*args):
         raise error
@@ -280,7 +286,11 @@ def test_missing_portaudio_is_unavailable(ramp, error) -> None:
 def test_start_failure_is_unavailable_and_retry_reopens(ramp) -> None:
     class Failing(FakeStream):
         def start(self) -> None:
-            raise OSError("device busy")
+            raise DriverError("device busy")
+
+        def close(self) -> None:
+            super().close()
+            raise DriverError("and it will not close either")
 
     made: list[FakeStream] = []
 
