@@ -159,8 +159,24 @@ def read_hf_folder(folder: str | Path) -> tuple[JukeboxConfig, dict[str, TensorS
     sources = split_components(_weight_files(folder), folder)
     if not sources:
         raise CheckpointError(folder, "the weights hold no Jukebox tensors")
-    for component, source in sources.items():
-        check_state(
-            shape_view(source), config, component, sorted(source.files)[0] if len(source.files) == 1 else folder
+    missing: list[str] = []
+    unexpected: list[str] = []
+    mismatched: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+    for component, source in sources.items():  # gather every component's problems into one error
+        prefix = "vqvae." if component == "vqvae" else f"priors.{component[-1]}."
+        try:
+            check_state(shape_view(source), config, component, folder)
+        except CheckpointError as exc:
+            missing += [prefix + k for k in exc.missing]
+            unexpected += [prefix + k for k in exc.unexpected]
+            mismatched.update({prefix + k: v for k, v in exc.mismatched.items()})
+    if missing or unexpected or mismatched:
+        files = sorted({f for s in sources.values() for f in s.files})
+        raise CheckpointError(
+            files[0] if len(files) == 1 else folder,
+            "the weights do not fit the model its config.json describes",
+            missing=missing,
+            unexpected=unexpected,
+            mismatched=mismatched,
         )
     return config, sources
