@@ -356,10 +356,14 @@ class Project:
         return take
 
     def _default_name(self, parent_id: str | None) -> str:
-        if parent_id is None:
-            return f"Take {len(self.roots()) + 1}"
-        parent = self._takes[parent_id]
-        return f"{parent.name}.{len(self.children(parent_id)) + 1}"
+        """ "Take 3" for a root, "Take 3.2" for a child; never the name of a sibling (after deletions)."""
+        siblings = self.children(parent_id)
+        used = {t.name for t in siblings}
+        prefix = "Take " if parent_id is None else f"{self._takes[parent_id].name}."
+        number = len(siblings) + 1
+        while f"{prefix}{number}" in used:
+            number += 1
+        return f"{prefix}{number}"
 
     def update_take(self, take_id: str, **changes: Any) -> Take:
         """Engine-side metadata (duration_s, seed, job_id, extra, continued_from_s); saved now, not undoable."""

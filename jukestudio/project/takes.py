@@ -61,6 +61,9 @@ class Trim:
 
 @dataclass
 class Take:
+    """Read-only by convention: change takes through :class:`~jukestudio.project.document.Project`
+    methods, which save, notify listeners and record undo steps."""
+
     id: str
     parent_id: str | None = None
     name: str = ""

@@ -97,6 +97,8 @@ def test_default_names_follow_the_tree(project) -> None:
     assert [a.name, b.name, a1.name, a2.name] == ["Take 1", "Take 2", "Take 1.1", "Take 1.2"]
     assert [t.id for t in project.children(a.id)] == [a1.id, a2.id]
     assert [t.id for t in project.roots()] == [a.id, b.id]
+    project.delete_take(a.id)
+    assert project.add_take().name == "Take 3"  # not a second "Take 2"
 
 
 def test_engine_writes_are_on_disk_at_once(project) -> None:
