@@ -77,8 +77,9 @@ VIAddVersionKey "LegalCopyright" "MIT License; Jukebox data: OpenAI Noncommercia
 !insertmacro MUI_PAGE_COMPONENTS
 !insertmacro MUI_PAGE_DIRECTORY
 !insertmacro MUI_PAGE_INSTFILES
-!define MUI_FINISHPAGE_RUN "$INSTDIR\${APP_EXE}"
+!define MUI_FINISHPAGE_RUN
 !define MUI_FINISHPAGE_RUN_TEXT "Start jukestudio"
+!define MUI_FINISHPAGE_RUN_FUNCTION StartAsUser
 !insertmacro MUI_PAGE_FINISH
 
 !define MUI_UNCONFIRMPAGE_TEXT_TOP "The program will be removed. Your projects (Documents\jukestudio) and imported models (%LOCALAPPDATA%\jukestudio) are kept."
@@ -94,6 +95,11 @@ Function .onInit
     Abort
   ${EndIf}
   SetRegView 64
+FunctionEnd
+
+Function StartAsUser
+  ; Through Explorer, so the app runs as the signed-in user, not with the installer's admin rights.
+  Exec '"$WINDIR\explorer.exe" "$INSTDIR\${APP_EXE}"'
 FunctionEnd
 
 Section "jukestudio (required)" SecProgram

@@ -129,7 +129,7 @@ def makensis_command(bundle_dir: Path, out_file: Path, uninstall_list: Path, mak
         "UNINSTALL_LIST": str(uninstall_list),
         "OUTFILE": str(out_file),
     }
-    return [makensis, "-V2", *(f"-D{key}={value}" for key, value in defines.items()), str(NSI)]
+    return [makensis, "-V2", "-WX", *(f"-D{key}={value}" for key, value in defines.items()), str(NSI)]
 
 
 def build_installer(bundle_dir: Path, out_dir: Path, makensis: str = "makensis") -> Path:
@@ -185,9 +185,7 @@ def build_bundle(dist_dir: Path, work_dir: Path, *, require_cuda: bool = False, 
     if clean:
         command.append("--clean")
     started = time.monotonic()
-    # Not from the repository root: a stray jukestudio.egg-info there would shadow the installed metadata.
-    work_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run([*command, str(SPEC)], check=True, cwd=work_dir)
+    subprocess.run([*command, str(SPEC)], check=True, cwd=REPO)
     bundle_dir = dist_dir / APP_NAME
     write_licenses(bundle_dir)
     if sys.platform.startswith("linux"):
