@@ -166,7 +166,7 @@ def import_model(
     report(0.0, "reading the weights")
     hf_folder, files = _expand(source_paths)
     parts = _from_hf(hf_folder, expect) if hf_folder else _from_original(files, expect)
-    name = check_name(name or _default_name(parts, hf_folder, files))
+    name = check_name(name if name is not None else _default_name(parts, hf_folder, files))
     target = entry_dir(name)
     if target.exists() and not overwrite:
         raise StoreError(f"a model named {name!r} already exists in the store ({target}); choose another --name")
