@@ -1,0 +1,316 @@
+"""The Jukebox transformer (pre-LN blocks of factorised attention + MLP) and the autoregressive
+model around it (token/position embeddings, conditioning, tied output projection, sampling loop).
+
+Module and parameter names follow Hugging Face 4.40.2 so state dicts load without a key map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from jukestudio.model.attention import JukeboxAttention, JukeboxConv1D, LayerKVCache, attention_kind
+from jukestudio.model.sampling import sample_logits
+
+
+class JukeboxLayerNorm(nn.LayerNorm):
+    """LayerNorm computed in fp32 whatever the activation dtype (as the original)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float32:
+            return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return F.layer_norm(x.float(), self.normalized_shape, self.weight, self.bias, self.eps).to(x.dtype)
+
+
+def quick_gelu(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.sigmoid(1.702 * x)
+
+
+class JukeboxMLP(nn.Module):
+    def __init__(self, config) -> None:
+        super().__init__()
+        width = config.hidden_size
+        hidden = int(config.mlp_multiplier * width)
+        self.c_fc = JukeboxConv1D(width, hidden)
+        self.c_proj = JukeboxConv1D(hidden, width)
+        if config.act_fn != "quick_gelu":
+            raise ValueError(f"unsupported act_fn {config.act_fn!r} (Jukebox priors use 'quick_gelu')")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c_proj(quick_gelu(self.c_fc(x)))
+
+
+class JukeboxBlock(nn.Module):
+    """``h = x + attn(ln_0(x)); out = h + mlp(ln_1(h))`` (res_scale 1 for all released models)."""
+
+    def __init__(self, config, n_ctx: int, kind: str) -> None:
+        super().__init__()
+        self.attn = JukeboxAttention(config, n_ctx, kind)
+        self.layer_norm_0 = JukeboxLayerNorm(config.hidden_size)
+        self.mlp = JukeboxMLP(config)
+        self.layer_norm_1 = JukeboxLayerNorm(config.hidden_size)
+        self.res_scale = 1.0 / config.num_layers if config.attn_res_scale else 1.0
+
+    def _residual(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        m = self.mlp(self.layer_norm_1(x + a))
+        if self.res_scale == 1.0:
+            return x + a + m
+        return x + self.res_scale * (a + m)
+
+    def forward(self, x, encoder_states=None, record: bool = False):
+        a, probs = self.attn(self.layer_norm_0(x), encoder_states, record)
+        return self._residual(x, a), probs
+
+    def forward_chunk(self, x: torch.Tensor, start: int, cache: LayerKVCache) -> torch.Tensor:
+        return self._residual(x, self.attn.forward_chunk(self.layer_norm_0(x), start, cache))
+
+    def step(self, x: torch.Tensor, t: int, cache: LayerKVCache) -> torch.Tensor:
+        return self._residual(x, self.attn.step(self.layer_norm_0(x), t, cache))
+
+
+class JukeboxLayerStack(nn.Module):
+    """``num_layers`` blocks; the attention kind of each layer comes from ``attention_pattern``.
+
+    ``compute_dtype`` (None = that of the input) is the activation dtype inside the stack: inputs are
+    cast to it on entry and results back to fp32 on exit, as the original's fp16 sampling.
+    """
+
+    def __init__(self, config, n_ctx: int) -> None:
+        super().__init__()
+        self.n_ctx = n_ctx
+        self._attn_mods = nn.ModuleList(
+            JukeboxBlock(config, n_ctx, attention_kind(config.attention_pattern, d)) for d in range(config.num_layers)
+        )
+        self.compute_dtype: torch.dtype | None = None
+
+    @property
+    def kinds(self) -> list[str]:
+        return [block.attn.kind for block in self._attn_mods]
+
+    def _enter(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.compute_dtype is None else x.to(self.compute_dtype)
+
+    def forward(
+        self, x: torch.Tensor, encoder_states: torch.Tensor | None = None, record_layers: Iterable[int] = ()
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        record = set(record_layers)
+        probs: dict[int, torch.Tensor] = {}
+        out_dtype = x.dtype
+        x = self._enter(x)
+        for i, block in enumerate(self._attn_mods):
+            x, p = block(x, encoder_states, i in record)
+            if p is not None:
+                probs[i] = p
+        return x.to(out_dtype), probs
+
+    def new_caches(
+        self,
+        batch: int,
+        seq_len: int,
+        device: torch.device,
+        encoder_states: torch.Tensor | None = None,
+    ) -> list[LayerKVCache]:
+        dtype = self.compute_dtype or self._attn_mods[0].mlp.c_fc.weight.dtype
+        return [LayerKVCache(block.attn, batch, seq_len, dtype, device, encoder_states) for block in self._attn_mods]
+
+    def forward_chunk(self, x: torch.Tensor, start: int, caches: list[LayerKVCache]) -> torch.Tensor:
+        out_dtype = x.dtype
+        x = self._enter(x)
+        for block, cache in zip(self._attn_mods, caches):
+            x = block.forward_chunk(x, start, cache)
+        return x.to(out_dtype)
+
+    def step(self, x: torch.Tensor, t: int, caches: list[LayerKVCache]) -> torch.Tensor:
+        out_dtype = x.dtype
+        x = self._enter(x)
+        for block, cache in zip(self._attn_mods, caches):
+            x = block.step(x, t, cache)
+        return x.to(out_dtype)
+
+
+class JukeboxPositionalEmbedding(nn.Module):
+    def __init__(self, n_ctx: int, width: int) -> None:
+        super().__init__()
+        self.pos_emb = nn.Parameter(torch.empty(n_ctx, width))
+
+    def forward(self) -> torch.Tensor:
+        return self.pos_emb
+
+
+class JukeboxConditionalAutoregressive(nn.Module):
+    """Autoregressive transformer over music tokens, lyric tokens (the 5b lyric encoder) or both
+    (the 1b_lyrics prior: one sequence ``[lyrics | music + lyric_vocab]``).
+
+    The input at position t is ``embed(token[t-1]) + pos_emb[t] + cond[t]``; position 0 uses the
+    artist/genre start embedding (``metadata_conditioning``) or a learned ``start_token``. Logits are
+    ``fc_proj_out(transformer(x) (+ cond unless merged_decoder))``, with ``fc_proj_out`` tied to
+    ``embed_tokens`` unless ``merged_decoder``.
+    """
+
+    def __init__(
+        self,
+        config,
+        n_ctx: int | None = None,
+        embed_dim: int | None = None,
+        audio_conditioning: bool = False,
+        metadata_conditioning: bool = False,
+        is_encoder: bool = False,
+    ) -> None:
+        super().__init__()
+        self.width = config.hidden_size
+        self.n_ctx = n_ctx if n_ctx is not None else config.n_ctx
+        self.embed_dim = embed_dim if embed_dim is not None else config.music_vocab_size
+        self.embed_tokens = nn.Embedding(self.embed_dim, self.width)
+        self.metadata_conditioning = metadata_conditioning
+        self.audio_conditioning = audio_conditioning
+        if not metadata_conditioning:
+            self.start_token = nn.Parameter(torch.empty(1, self.width))
+        self.pos_emb = JukeboxPositionalEmbedding(self.n_ctx, self.width)
+        self.transformer = JukeboxLayerStack(config, self.n_ctx)
+        self.is_encoder = is_encoder
+        self.encoder_len = config.nb_relevant_lyric_tokens
+        self.add_cond_after_transformer = not config.merged_decoder
+        self.tied = not config.merged_decoder
+        if not is_encoder:
+            self.fc_proj_out = nn.Linear(self.width, self.embed_dim, bias=False)
+            self.tie_weights()
+        self._register_load_state_dict_pre_hook(self._fill_tied_key)
+
+    def tie_weights(self) -> None:
+        """Share ``fc_proj_out.weight`` with ``embed_tokens.weight`` (call again after ``assign=True`` loads)."""
+        if self.tied and not self.is_encoder:
+            self.fc_proj_out.weight = self.embed_tokens.weight
+
+    def _fill_tied_key(self, state_dict, prefix, *args) -> None:
+        # HF safetensors files omit the tied copy; the state dict of this module has both names.
+        out_key, emb_key = prefix + "fc_proj_out.weight", prefix + "embed_tokens.weight"
+        if self.tied and not self.is_encoder and out_key not in state_dict and emb_key in state_dict:
+            state_dict[out_key] = state_dict[emb_key]
+
+    # -- conditioning helpers ----------------------------------------------------------------------
+    def _start(self, batch: int, metadata_conditioning: torch.Tensor | None) -> torch.Tensor:
+        if self.metadata_conditioning:
+            if metadata_conditioning is None:
+                raise ValueError("this model needs the metadata (artist/genre) start embedding")
+            return metadata_conditioning.reshape(batch, 1, self.width).to(self.embed_tokens.weight.dtype)
+        return self.start_token.view(1, 1, self.width).expand(batch, 1, self.width)
+
+    def _cond(self, batch: int, audio_conditioning: torch.Tensor | None, device: torch.device) -> torch.Tensor:
+        """(B, n_ctx, W) per-position conditioning or (B, 1, W) broadcast; zeros when there is none."""
+        if not self.audio_conditioning or audio_conditioning is None:
+            return torch.zeros(batch, 1, self.width, device=device, dtype=self.embed_tokens.weight.dtype)
+        if audio_conditioning.shape[1] not in (1, self.n_ctx):
+            raise ValueError(
+                f"conditioning covers {audio_conditioning.shape[1]} positions; this prior needs {self.n_ctx} "
+                "(one window) or 1"
+            )
+        return audio_conditioning
+
+    # -- teacher forcing ---------------------------------------------------------------------------
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        audio_conditioning: torch.Tensor | None = None,
+        metadata_conditioning: torch.Tensor | None = None,
+        encoder_states: torch.Tensor | None = None,
+        get_preds: bool = False,
+        get_sep_loss: bool = False,
+        record_layers: Iterable[int] = (),
+    ):
+        """Returns ``(loss, preds, attention_probs)``; for an encoder ``(hidden_states, None, probs)``.
+
+        ``loss`` is in bits per token; a pair ``(lyric_loss, music_loss)`` with ``get_sep_loss``.
+        """
+        batch = tokens.shape[0]
+        tokens = tokens.reshape(batch, -1).long()
+        length = tokens.shape[1]
+        cond = self._cond(batch, audio_conditioning, tokens.device)
+        x = self.embed_tokens(tokens)
+        x = torch.cat((self._start(batch, metadata_conditioning), x[:, :-1]), dim=1)
+        x = x + self.pos_emb.pos_emb[:length] + cond
+        x, probs = self.transformer(x, encoder_states, record_layers)
+        if self.add_cond_after_transformer:
+            x = x + cond
+        if self.is_encoder:
+            return x, None, probs
+        logits = self.fc_proj_out(x)
+        ln2 = 0.6931471805599453
+        if get_sep_loss:
+            n = self.encoder_len
+            lyric = F.cross_entropy(logits[:, :n].reshape(-1, self.embed_dim), tokens[:, :n].reshape(-1)) / ln2
+            music = F.cross_entropy(logits[:, n:].reshape(-1, self.embed_dim), tokens[:, n:].reshape(-1)) / ln2
+            loss = (lyric, music)
+        else:
+            loss = F.cross_entropy(logits.reshape(-1, self.embed_dim), tokens.reshape(-1)) / ln2
+        return loss, (logits if get_preds else None), probs
+
+    # -- sampling ----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(
+        self,
+        n_samples: int,
+        context: torch.Tensor | None = None,
+        audio_conditioning: torch.Tensor | None = None,
+        metadata_conditioning: torch.Tensor | None = None,
+        encoder_states: torch.Tensor | None = None,
+        temp: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 0.0,
+        chunk_size: int | None = None,
+        sample_tokens: int | None = None,
+        generator: torch.Generator | None = None,
+        on_step: Callable[[int, int], None] | None = None,
+    ) -> torch.Tensor:
+        """Sample positions ``len(context) .. sample_tokens-1``; returns (B, sample_tokens) with the
+        context as prefix. The context is first pushed through the transformer in chunks of
+        ``chunk_size`` positions (None: one chunk) to fill the KV cache."""
+        total = self.n_ctx if sample_tokens is None else int(sample_tokens)
+        n_context = 0 if context is None else context.shape[1]
+        if not 0 <= n_context <= total <= self.n_ctx:
+            raise ValueError(f"cannot sample {total} positions with {n_context} of context (window holds {self.n_ctx})")
+        weight = self.embed_tokens.weight
+        device = weight.device
+        cond = self._cond(n_samples, audio_conditioning, device)
+        per_position = cond.shape[1] > 1
+        start = self._start(n_samples, metadata_conditioning)
+        pos = self.pos_emb.pos_emb
+        caches = self.transformer.new_caches(n_samples, total, device, encoder_states)
+        out = torch.empty(n_samples, total, dtype=torch.long, device=device)
+        if n_context:
+            context = context.to(device=device, dtype=torch.long).reshape(n_samples, n_context)
+            out[:, :n_context] = context
+            x = torch.cat((start, F.embedding(context[:, :-1], weight)), dim=1)
+            x = x + pos[:n_context] + (cond[:, :n_context] if per_position else cond)
+            step = n_context if not chunk_size else int(chunk_size)
+            for s in range(0, n_context, step):
+                self.transformer.forward_chunk(x[:, s : s + step], s, caches)
+        token = out[:, n_context - 1 : n_context] if n_context else None
+        n_new = total - n_context
+        stack, proj_out = self.transformer, self.fc_proj_out.weight
+        for t in range(n_context, total):
+            x = start if t == 0 else F.embedding(token, weight)
+            c = cond[:, t : t + 1] if per_position else cond
+            x = x + pos[t] + c
+            h = stack.step(x, t, caches)
+            if self.add_cond_after_transformer:
+                h = h + c
+            logits = F.linear(h[:, 0], proj_out)
+            token = sample_logits(logits, temp, top_k, top_p, generator)
+            out[:, t : t + 1] = token
+            if on_step is not None:
+                on_step(t - n_context + 1, n_new)
+        return out
+
+
+__all__ = [
+    "JukeboxBlock",
+    "JukeboxConditionalAutoregressive",
+    "JukeboxLayerNorm",
+    "JukeboxLayerStack",
+    "JukeboxMLP",
+    "JukeboxPositionalEmbedding",
+    "quick_gelu",
+]
