@@ -424,3 +424,53 @@ def test_export_metadata_has_the_parent_chain(project) -> None:
     assert meta["parent_chain"][1]["continued_from_s"] == 12.0
     assert meta["levels"] == {"coarse": "done", "level1": "empty", "full": "empty"}
     json.dumps(meta, allow_nan=False)
+
+
+def test_engine_thread_and_user_edits_at_once(project) -> None:
+    import threading
+
+    first = project.add_take()
+    errors: list[BaseException] = []
+
+    def engine() -> None:
+        try:
+            for i in range(30):
+                take = project.add_take(first.id, origin="continue", continued_from_s=float(i))
+                project.write_codes(take.id, 0, torch.arange(i + 1))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    worker = threading.Thread(target=engine)
+    worker.start()
+    for i in range(30):
+        project.rate_take(first.id, i % 6)
+        project.rename_take(first.id, f"Verse {i}")
+        if i % 3 == 0:
+            project.undo()
+        project.save()
+    worker.join()
+    assert not errors
+    project.save()
+    again = Project.open(project.folder)
+    assert len(again) == 31 and again.problems == []
+    assert again.take(first.id) == project.take(first.id)
+    for take in again.children(first.id):
+        assert again.read_codes(take.id)[0].numel() == int(take.continued_from_s) + 1
+
+
+def test_autosave_failure_is_kept_and_retried(project, monkeypatch) -> None:
+    take = project.add_take()
+    project.rate_take(take.id, 3)
+    now = [100.0]
+    autosave = Autosave(project, interval_s=1, clock=lambda: now[0])
+
+    def full_disk() -> bool:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(project, "save", full_disk)
+    now[0] = 102.0
+    assert not autosave.tick()
+    assert isinstance(autosave.last_error, OSError) and project.dirty
+    monkeypatch.undo()
+    now[0] = 200.0
+    assert autosave.tick() and autosave.last_error is None and not project.dirty
