@@ -370,6 +370,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ takes
     def refresh_takes(self) -> None:
         self.takes.set_takes(self.studio.takes())
+        ids = set(self.takes.take_ids())
+        for stale in [t for t in self._audio_cache if t not in ids]:
+            del self._audio_cache[stale]
         self.act_undo.setEnabled(self.studio.can_undo)
         self.act_redo.setEnabled(self.studio.can_redo)
         self.takes_refreshed.emit()
@@ -453,16 +456,18 @@ class MainWindow(QMainWindow):
         self.show_message(f"Deleted {len(ids)} take(s) — Edit ▸ Undo brings them back.")
 
     def undo(self) -> None:
-        text = self.studio.undo()
-        self.refresh_takes()
-        if text:
-            self.show_message(f"Undone: {text}")
+        self._undo_redo(self.studio.undo(), "Undone")
 
     def redo(self) -> None:
-        text = self.studio.redo()
+        self._undo_redo(self.studio.redo(), "Redone")
+
+    def _undo_redo(self, text: str | None, verb: str) -> None:
         self.refresh_takes()
+        settings = self.studio.project_settings()
+        if settings is not None and settings != self.song.settings():
+            self.song.set_settings(settings)  # the undone step may have been a settings change
         if text:
-            self.show_message(f"Redone: {text}")
+            self.show_message(f"{verb}: {text}")
 
     # ------------------------------------------------------------------ transport
     def toggle_play(self) -> None:
@@ -576,12 +581,15 @@ class MainWindow(QMainWindow):
             return None
         settings = self.song.settings()
         seed = self.song.next_seed()
-        try:
-            spec = self.studio.continue_job(ids, seconds or settings.take_seconds, settings, seed)
-        except ValueError as exc:
-            self.show_message(str(exc), error=True)
-            return None
-        return self._submit(spec)
+        job_ids = []
+        for take_id in ids:  # one job per take: N variations of each
+            try:
+                spec = self.studio.continue_job(take_id, seconds or settings.take_seconds, settings, seed)
+            except ValueError as exc:
+                self.show_message(str(exc), error=True)
+                continue
+            job_ids.append(self._submit(spec))
+        return job_ids[0] if job_ids else None
 
     def upsample(self, ids: list[str] | None = None, region: tuple[float, float] | None = None) -> str | None:
         ids = ids or self.takes.selected_ids()

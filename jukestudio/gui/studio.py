@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from jukestudio.audio.constants import SAMPLE_RATE
-from jukestudio.gui.song_panel import Vocabulary
+from jukestudio.gui.records import SongSettings, TakeItem, Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -75,30 +75,74 @@ def vocabulary_for(config: Any) -> Vocabulary:
 
 
 class ModelCache:
-    """Keeps the one loaded model; loading happens on whichever background thread asks first."""
+    """Keeps the one loaded model; loading happens on whichever background thread asks first.
 
-    def __init__(self, loader: Callable[[str], Any] | None = None) -> None:
-        self._loader = loader
+    Decoding needs only the VQ-VAE: ``get(name, decoder_only=True)`` loads just that part unless the
+    whole model is loaded anyway.
+    """
+
+    def __init__(self, loader: Callable[..., Any] | None = None) -> None:
+        self._loader = loader or _load_from_store
         self._lock = threading.Lock()
-        self._name: str | None = None
-        self._model: Any = None
+        self._full: tuple[str, Any] | None = None
+        self._decoder: tuple[str, Any] | None = None
 
-    def get(self, name: str) -> Any:
+    def get(self, name: str, decoder_only: bool = False) -> Any:
         with self._lock:
-            if self._name != name or self._model is None:
-                loader = self._loader or _load_from_store
-                self._model = None  # free the old one before loading the next
-                self._model = loader(name)
-                self._name = name
-            return self._model
+            if self._full is not None and self._full[0] == name:
+                return self._full[1]
+            if decoder_only:
+                if self._decoder is None or self._decoder[0] != name:
+                    self._decoder = None
+                    self._decoder = (name, self._loader(name, ["vqvae"]))
+                return self._decoder[1]
+            self._full = None  # free the old model before loading the next
+            self._full = (name, self._loader(name, None))
+            return self._full[1]
 
 
-def _load_from_store(name: str) -> Any:
+def _load_from_store(name: str, components: list[str] | None = None) -> Any:
     from jukestudio.model.weights.loader import load_model
 
-    model = load_model(name)
-    model.eval()
-    return model
+    return load_model(name, components)
+
+
+def to_project_settings(song: SongSettings, base: Any) -> Any:
+    """The project's settings with the song panel's fields (keeps top-k/top-p/chunks/batch)."""
+    return base.copy(
+        model=song.model or base.model,
+        artist=song.artist or "unknown",
+        genres=list(song.genres),
+        lyrics=song.lyrics,
+        total_length_s=float(song.total_seconds),
+        take_length_s=float(song.take_seconds),
+        n_takes=int(song.n_takes),
+        temperatures=[float(t) for t in song.temperatures],
+        seed=song.seed,
+    )
+
+
+def to_song_settings(settings: Any, seed: int | None = None) -> SongSettings:
+    return SongSettings(
+        model=settings.model,
+        artist="" if settings.artist == "unknown" else settings.artist,
+        genres=list(settings.genres),
+        lyrics=settings.lyrics,
+        total_seconds=float(settings.total_length_s),
+        take_seconds=float(settings.take_length_s),
+        n_takes=int(settings.n_takes),
+        temperatures=list(settings.temperatures),
+        seed=seed if seed is not None else settings.seed,
+    )
+
+
+def _take_status(take: Any) -> str:
+    best = take.best_level
+    if best is not None:
+        return LEVEL_STATUS[best]
+    if take.origin == "prompt":
+        return "prompt"
+    return "sampling" if "partial" in take.status.values() else "empty"
 
 
 class Studio:
@@ -106,10 +150,9 @@ class Studio:
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, model_loader: Callable[[str], Any] | None = None) -> None:
+    def __init__(self, model_loader: Callable[..., Any] | None = None) -> None:
         self.models = ModelCache(model_loader)
         self.project: Any = None
-        self.project_dir: Path | None = None
 
     # ------------------------------------------------------------------ models
     def list_models(self) -> list[ModelEntry]:
@@ -125,6 +168,9 @@ class Studio:
         from jukestudio.model.weights import store
 
         return store.read_entry_config(store.entry_dir(name))
+
+    def vocabulary(self, name: str) -> Vocabulary:
+        return vocabulary_for(self.model_config(name))
 
     def import_model(self, paths: list[Path], name: str | None, progress: Callable[[float, str], None]) -> Any:
         from jukestudio.model.weights import store
@@ -146,40 +192,247 @@ class Studio:
 
         store.remove_model(name)
 
-    def vocabulary(self, name: str) -> Vocabulary:
-        return vocabulary_for(self.model_config(name))
+    # ------------------------------------------------------------------ project
+    @property
+    def project_dir(self) -> Path | None:
+        return self.project.folder if self.project is not None else None
 
-    # ------------------------------------------------------------------ audio
+    @property
+    def dirty(self) -> bool:
+        return self.project is not None and self.project.dirty
+
+    @property
+    def can_undo(self) -> bool:
+        return self.project is not None and self.project.can_undo
+
+    @property
+    def can_redo(self) -> bool:
+        return self.project is not None and self.project.can_redo
+
+    def new_project(self, folder: Path, song: SongSettings) -> None:
+        from jukestudio.project import Project, ProjectSettings
+
+        project = Project.create(folder, to_project_settings(song, ProjectSettings()))
+        self._replace_project(project)
+
+    def open_project(self, folder: Path) -> None:
+        from jukestudio.project import Project, ProjectError
+
+        try:
+            project = Project.open(folder)
+        except ProjectError as exc:
+            raise ValueError(str(exc)) from exc
+        self._replace_project(project)
+
+    def _replace_project(self, project: Any) -> None:
+        if self.project is not None:
+            self.project.close()
+        self.project = project
+
+    def problems(self) -> list[str]:
+        return list(self.project.problems) if self.project is not None else []
+
+    def save(self) -> None:
+        if self.project is not None:
+            self.project.save()
+
+    def close(self) -> None:
+        if self.project is not None:
+            self.project.close()
+            self.project = None
+
+    def project_settings(self) -> SongSettings | None:
+        return to_song_settings(self.project.settings) if self.project is not None else None
+
+    def set_project_settings(self, song: SongSettings) -> None:
+        wanted = to_project_settings(song, self.project.settings)
+        changes = {k: v for k, v in wanted.to_dict().items() if getattr(self.project.settings, k) != v}
+        if changes:
+            self.project.update_settings(**changes)
+
+    def takes(self) -> list[TakeItem]:
+        if self.project is None:
+            return []
+        return [
+            TakeItem(t.id, t.name, t.parent_id, _take_status(t), t.duration_s, t.rating) for _, t in self.project.walk()
+        ]
+
+    def take_settings(self, take_id: str) -> SongSettings:
+        take = self.project.take(take_id)
+        return to_song_settings(take.settings, take.seed)
+
+    def rename_take(self, take_id: str, name: str) -> None:
+        self.project.rename_take(take_id, name)
+
+    def rate_take(self, take_id: str, stars: int) -> None:
+        self.project.rate_take(take_id, stars)
+
+    def delete_takes(self, ids: list[str]) -> None:
+        for take_id in ids:
+            if take_id in self.project.takes:  # a child goes with its deleted parent
+                self.project.delete_take(take_id)
+
+    def undo(self) -> str | None:
+        return self.project.undo() if self.project is not None else None
+
+    def redo(self) -> str | None:
+        return self.project.redo() if self.project is not None else None
+
+    def level_progress(self, take_id: str) -> dict[int, float]:
+        """Seconds sampled at each prior level (for the waveform's markers)."""
+        take = self.project.take(take_id)
+        codes = self.project.read_codes(take_id)
+        result = {}
+        for p, c in enumerate(codes):
+            if c is not None and c.numel():
+                hop = _hop(take.settings, p)
+                result[p] = int(c.shape[0]) * hop / self.sample_rate
+        return result
+
+    def alignment(self, take_id: str) -> list[tuple[float, float, str]]:
+        words = self.project.take(take_id).extra.get("words") or []
+        return [(float(s), float(e), str(w)) for s, e, w in words]
+
+    # ------------------------------------------------------------------ audio (background threads)
+    def take_audio(self, take_id: str) -> np.ndarray:
+        """The take at its best finished level: the cached preview, else decoded now and cached."""
+        take = self.project.take(take_id)
+        codes = self.project.read_codes(take_id)
+        available = [p for p, c in enumerate(codes) if c is not None and c.numel()]
+        if not available:
+            raise ValueError(f"take {take.name} has no audio yet")
+        best = take.best_level if take.best_level is not None else min(available)
+        cached = self.project.read_preview(take_id, best) if best in self.project.preview_levels(take_id) else None
+        if cached is not None:
+            return cached
+        from jukestudio.engine.jobs import preview_audio
+
+        model = self.models.get(take.settings.model, decoder_only=True)
+        audio = preview_audio(model, codes[best].long().reshape(1, -1), best)[0].numpy()
+        self.project.write_preview(take_id, audio, best)
+        return audio
+
     def load_prompt(self, path: Path) -> np.ndarray:
         from jukestudio.audio.io import load_prompt
 
         return load_prompt(path)
 
+    def export(
+        self, take_id: str, path: Path, subtype: str, normalise: bool, region: tuple[float, float] | None
+    ) -> Any:
+        from jukestudio.audio.export import export_wav
+
+        audio = self.take_audio(take_id)
+        sidecar = self.project.export_metadata(take_id)
+        if region is not None:
+            audio = audio[int(region[0] * self.sample_rate) : int(region[1] * self.sample_rate)]
+            sidecar["region_s"] = [float(region[0]), float(region[1])]
+        return export_wav(path, audio, subtype, normalise=normalise, sidecar=sidecar)
+
     def describe_export(self, report: Any) -> str:
-        text = f"Exported {Path(report.path).name}"
+        text = f"Exported {Path(report.path).name} ({report.frames / report.sample_rate:.2f} s, {report.subtype})"
         if getattr(report, "clipped", 0):
-            text += f" ({report.clipped} samples clipped)"
+            text += f"; {report.clipped} samples clipped"
         return text + "."
+
+    # ------------------------------------------------------------------ jobs
+    def _model_name(self) -> str:
+        name = self.project.settings.model
+        if not name:
+            raise ValueError("Choose a model first (Models ▸ Manage models…).")
+        return name
+
+    def _spec(self, kind: str, label: str, create: Callable[[Any, str], Any]) -> JobSpec:
+        from jukestudio.engine.state import new_job_id
+
+        job_id = new_job_id(kind)
+        name = self._model_name()
+        project = self.project
+
+        def run(report: Any, token: Any) -> Any:
+            from jukestudio.engine.jobs import run_job
+            from jukestudio.gui.studio_jobs import finish_into
+
+            model = self.models.get(name)
+            state = create(model, job_id)
+            return run_job(state.folder, model=model, report=report, cancel=token, finish=finish_into(project))
+
+        return JobSpec(job_id, label, kind, run)
+
+    def compose_job(self, song: SongSettings, seed: int, prompt: np.ndarray | None, prompt_name: str) -> JobSpec:
+        from jukestudio.gui import studio_jobs
+
+        self.set_project_settings(song)
+        project, name = self.project, self._model_name()
+        what = f"from {prompt_name}" if prompt is not None else f"{song.take_seconds:g} s"
+        return self._spec(
+            "compose",
+            f"Compose {song.n_takes} take(s), {what}",
+            lambda model, job_id: studio_jobs.create_compose(project, model, name, job_id, seed, prompt, prompt_name),
+        )
+
+    def continue_job(self, take_id: str, seconds: float, song: SongSettings, seed: int) -> JobSpec:
+        from jukestudio.gui import studio_jobs
+
+        self.set_project_settings(song)
+        project, name = self.project, self._model_name()
+        take = project.take(take_id)
+        return self._spec(
+            "continue",
+            f"Continue {take.name} by {seconds:g} s ({song.n_takes} variation(s))",
+            lambda model, job_id: studio_jobs.create_continue(project, model, name, job_id, take_id, seconds, seed),
+        )
+
+    def upsample_job(self, take_ids: list[str], region: tuple[float, float] | None, song: SongSettings) -> JobSpec:
+        from jukestudio.gui import studio_jobs
+
+        project, name = self.project, self._model_name()
+        seed = song.seed if song.seed is not None else int(np.random.default_rng().integers(0, 2**31 - 1))
+        names = ", ".join(project.take(t).name for t in take_ids)
+        where = f" {region[0]:.1f}–{region[1]:.1f} s" if region else ""
+        return self._spec(
+            "upsample",
+            f"Upsample {names}{where}",
+            lambda model, job_id: studio_jobs.create_upsample(project, model, name, job_id, take_ids, region, seed),
+        )
+
+    def unfinished_jobs(self) -> list[Any]:
+        return self.project.unfinished_jobs() if self.project is not None else []
+
+    def resume_jobs(self) -> list[JobSpec]:
+        specs = []
+        project = self.project
+        for record in self.unfinished_jobs():
+
+            def run(report: Any, token: Any, record: Any = record) -> Any:
+                from jukestudio.engine.jobs import run_job
+                from jukestudio.gui.studio_jobs import finish_into
+
+                model = self.models.get(record.info.get("model") or project.settings.model)
+                return run_job(record.folder, model=model, report=report, cancel=token, finish=finish_into(project))
+
+            specs.append(JobSpec(record.id, f"Resume {record.kind} ({record.id})", record.kind, run))
+        return specs
+
+    def job_ended(self, job_id: str, result: Any = None) -> list[str]:
+        """After a job: the take ids it created or filled (empty when cancelled or failed)."""
+        return list(getattr(result, "take_ids", []) or [])
 
     @staticmethod
     def describe_kept(result: Any) -> str:
         codes = getattr(result, "codes", None)
-        if codes is None:
-            return "nothing finished was lost"
-        lengths = [int(c.shape[1]) for c in codes]
-        return "finished windows kept (tokens per level: " + ", ".join(str(n) for n in lengths) + ")"
+        if not codes:
+            return "nothing was finished yet"
+        lengths = ", ".join(f"{LEVEL_LABELS[p]} {int(c.shape[1])}" for p, c in enumerate(codes) if c.shape[1])
+        return f"finished windows kept in the job (tokens: {lengths or 'none'}); resume it later"
 
-    # ------------------------------------------------------------------ project (filled in below)
-    dirty = False
-    can_undo = False
-    can_redo = False
 
-    def unfinished_jobs(self) -> list[str]:
-        if self.project_dir is None:
-            return []
-        from jukestudio.engine.state import unfinished_jobs
+LEVEL_LABELS = {0: "top", 1: "level 1", 2: "level 0"}
 
-        return unfinished_jobs(self.project_dir)
+
+def _hop(settings: Any, prior_level: int) -> int:
+    """Audio samples per token at a prior level: 128, 32, 8 for every released and demo model."""
+    return (128, 32, 8)[prior_level]
 
 
 PART_NAMES = {"vqvae": "VQ-VAE", "prior_0": "top prior", "prior_1": "level 1 upsampler", "prior_2": "level 0 upsampler"}

@@ -6,11 +6,11 @@ requests; it never touches the project itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QMenu, QTreeWidget, QTreeWidgetItem, QWidget
+
+from jukestudio.gui.records import TakeItem
 
 BADGES = {  # status → (text, colour)
     "prompt": ("prompt", "#9aa5b1"),
@@ -20,16 +20,6 @@ BADGES = {  # status → (text, colour)
     "full": ("full", "#5aa9e6"),
 }
 ID_ROLE = Qt.ItemDataRole.UserRole
-
-
-@dataclass(frozen=True)
-class TakeItem:
-    take_id: str
-    name: str
-    parent_id: str | None
-    status: str  # a key of BADGES
-    duration_s: float
-    rating: int = 0  # 0..5
 
 
 def format_length(seconds: float) -> str:

@@ -13,9 +13,8 @@ import numpy as np
 from jukestudio.audio.export import export_wav
 from jukestudio.audio.io import load_prompt
 from jukestudio.engine.progress import Cancelled, Progress
-from jukestudio.gui.song_panel import SongSettings, Vocabulary
+from jukestudio.gui.records import SongSettings, TakeItem, Vocabulary
 from jukestudio.gui.studio import JobSpec, ModelEntry, Studio
-from jukestudio.gui.takes_panel import TakeItem
 
 SR = 44100
 ARTISTS = ["alan jackson", "the beatles", "beck"]
@@ -23,6 +22,12 @@ GENRES = ["country", "rock", "pop"]
 
 
 class FakeStudio(Studio):
+    # plain attributes instead of the real Studio's project-backed properties
+    project_dir = None
+    dirty = False
+    can_undo = False
+    can_redo = False
+
     def __init__(self) -> None:
         super().__init__()
         self.takes_: dict[str, TakeItem] = {}

@@ -6,7 +6,8 @@ from PySide6.QtCore import Qt
 
 from jukestudio.engine.progress import Progress
 from jukestudio.gui.jobs_panel import JobsModel, JobsPanel, format_duration
-from jukestudio.gui.takes_panel import TakeItem, TakesPanel
+from jukestudio.gui.records import TakeItem
+from jukestudio.gui.takes_panel import TakesPanel
 from jukestudio.gui.transport_bar import TransportBar
 
 
