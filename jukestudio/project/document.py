@@ -620,10 +620,22 @@ class _DeleteTakes:
 
     def redo(self) -> None:
         self.trash.mkdir(parents=True, exist_ok=True)
+        moved: list[Take] = []
+        try:
+            for take in self.takes:
+                source = self.project.take_dir(take.id)
+                if source.exists():
+                    os.replace(source, self.trash / take.id)
+                moved.append(take)
+        except OSError:
+            # e.g. Windows refuses to move a folder with an open file: put back what moved, change nothing.
+            for take in moved:
+                kept = self.trash / take.id
+                if kept.exists():
+                    os.replace(kept, self.project.take_dir(take.id))
+            shutil.rmtree(self.trash, ignore_errors=True)
+            raise
         for take in self.takes:
-            source = self.project.take_dir(take.id)
-            if source.exists():
-                os.replace(source, self.trash / take.id)
             self.project._takes.pop(take.id, None)
             self.project._dirty_takes.discard(take.id)
         self.project._emit("takes_removed", (t.id for t in self.takes))

@@ -474,3 +474,22 @@ def test_autosave_failure_is_kept_and_retried(project, monkeypatch) -> None:
     monkeypatch.undo()
     now[0] = 200.0
     assert autosave.tick() and autosave.last_error is None and not project.dirty
+
+
+def test_failed_delete_changes_nothing(project, monkeypatch) -> None:
+    root = project.add_take()
+    child = project.add_take(root.id)
+    project.write_codes(child.id, 0, torch.arange(3))
+    real_replace = os.replace
+
+    def refuse_second(src, dst):
+        if str(src).endswith(child.id) and "trash" in str(dst):
+            raise PermissionError(13, "file in use", str(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", refuse_second)
+    with pytest.raises(PermissionError):
+        project.delete_take(root.id)
+    assert set(project.takes) == {root.id, child.id} and not project.can_undo
+    assert project.take_dir(root.id).exists() and project.take_dir(child.id).exists()
+    assert not (project.folder / "trash").exists() or not any((project.folder / "trash").iterdir())
