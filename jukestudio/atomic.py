@@ -14,6 +14,16 @@ from pathlib import Path
 from typing import Any
 
 
+def _default_mode(target: Path) -> int:
+    """Keep an existing file's permissions; new files follow the umask like a plain open() would."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def _fsync_dir(folder: Path) -> None:
     if os.name == "nt":  # Windows cannot open a directory for fsync; rename is durable enough there
         return
@@ -40,6 +50,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, _default_mode(target))  # mkstemp creates 0600 files
         os.replace(tmp, target)
         _fsync_dir(target.parent)
     except BaseException:

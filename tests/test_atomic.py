@@ -27,3 +27,19 @@ def test_failed_writer_keeps_the_old_file(tmp_path) -> None:
         atomic_write_with(target, broken)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_new_files_follow_the_umask_and_existing_files_keep_their_mode(tmp_path) -> None:
+    import os
+    import stat
+
+    target = tmp_path / "export.wav"
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(target, "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    target.chmod(0o600)
+    atomic_write_text(target, "y")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
