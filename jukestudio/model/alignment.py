@@ -34,9 +34,9 @@ def compute_alignment(
     total_length: int,
     offset: int = 0,
     hop_fraction: float = 0.125,
-) -> list[torch.Tensor]:
-    """Alignment per row of ``music_tokens`` (N, T) top-level tokens with ``labels`` (N, 4 + G +
-    full lyrics): list of float tensors (T, n_full_lyrics), each row a distribution over characters.
+) -> torch.Tensor:
+    """Alignment of ``music_tokens`` (N, T) top-level tokens with ``labels`` (N, 4 + G + full
+    lyrics): float tensor (N, T, n_full_lyrics); each token's row is its attention over characters.
 
     Songs shorter than one window are zero-padded to ``n_ctx`` (the padding is cut off again).
     """
@@ -58,4 +58,4 @@ def compute_alignment(
             # index -1 (padding of short lyrics) lands in the extra last column, dropped below
             cols = torch.tensor([i if i >= 0 else n_full for i in indices[row]], dtype=torch.long)
             result[row, start : start + n_ctx, cols] = probs[row]
-    return [result[row, :length, :-1] for row in range(batch)]
+    return result[:, :length, :-1]

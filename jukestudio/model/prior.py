@@ -40,6 +40,7 @@ from jukestudio.model.conditioners import (
     JukeboxResConv1DBlock,
 )
 from jukestudio.model.config import JukeboxPriorConfig
+from jukestudio.model.tokenizer import get_relevant_lyric_tokens
 from jukestudio.model.transformer import (
     JukeboxConditionalAutoregressive,
     JukeboxLayerNorm,
@@ -47,29 +48,6 @@ from jukestudio.model.transformer import (
 )
 
 _LN2 = math.log(2.0)
-
-
-def _relevant_lyric_tokens(
-    full_tokens: torch.Tensor,
-    n_tokens: int,
-    total_length: torch.Tensor | int,
-    offset: torch.Tensor | int,
-    duration: torch.Tensor | int,
-) -> tuple[torch.Tensor, list[int]]:
-    """The ``n_tokens`` lyric characters around the middle of the window (original formula).
-
-    Shorter lyrics are left-padded with 0 (index -1). Otherwise the window is centred on
-    ``len * (offset + duration / 2) / total_length`` (a linear character-to-time alignment), clamped
-    to the lyrics. Scalars may be 0-d tensors (the original computes in fp32 that way).
-    """
-    n = full_tokens.shape[0]
-    if n < n_tokens:
-        pad = torch.zeros(n_tokens - n, dtype=torch.long, device=full_tokens.device)
-        return torch.cat([pad, full_tokens.long()]), [-1] * (n_tokens - n) + list(range(n))
-    midpoint = int(n * (offset + duration / 2.0) / total_length)
-    midpoint = min(max(midpoint, n_tokens // 2), n - n_tokens // 2)
-    lo = midpoint - n_tokens // 2
-    return full_tokens[lo : lo + n_tokens].long(), list(range(lo, lo + n_tokens))
 
 
 class JukeboxPrior(nn.Module):
@@ -217,14 +195,14 @@ class JukeboxPrior(nn.Module):
                 raise ValueError(f"label rows have {metadata.shape[1]} entries; this prior needs at least {head}")
             windows, indices = [], []
             for row in range(metadata.shape[0]):
-                tokens, idx = _relevant_lyric_tokens(
+                tokens, idx = get_relevant_lyric_tokens(
                     labels[row, head:],
                     self.nb_relevant_lyric_tokens,
                     metadata[row, 0],
                     metadata[row, 1],
                     metadata[row, 2],
                 )
-                windows.append(tokens)
+                windows.append(torch.tensor(tokens, dtype=torch.long))
                 indices.append(idx)
             metadata = torch.cat([metadata[:, :head], torch.stack(windows).to(metadata.device)], dim=1)
         return (metadata, indices) if get_indices else metadata
@@ -426,9 +404,9 @@ class JukeboxPrior(nn.Module):
         total_length: int,
         offset: int = 0,
         hop_fraction: float = 0.125,
-    ) -> list[torch.Tensor]:
-        """Lyrics-to-music alignment of whole songs: per row a (T, n_full_lyrics) tensor of attention
-        probabilities (see ``jukestudio.model.alignment``)."""
+    ) -> torch.Tensor:
+        """Lyrics-to-music alignment of whole songs: (N, T, n_full_lyrics) attention probabilities of
+        each top-level token on each character of the full lyrics (see ``jukestudio.model.alignment``)."""
         from jukestudio.model.alignment import compute_alignment
 
         return compute_alignment(self, music_tokens, labels, total_length, offset, hop_fraction)
