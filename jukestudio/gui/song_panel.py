@@ -55,7 +55,7 @@ class SongPanel(QWidget):
         self.artist = SearchPicker(self, max_items=1, placeholder="artist (type to search)")
         self.genres = SearchPicker(self, max_items=1, placeholder="genre (type to search)")
         self.total_seconds = self._seconds_box(10, 600, 180, "The whole song's length the model is told about.")
-        self.take_seconds = self._seconds_box(0.5, 600, 20, "How many seconds to sample now.")
+        self.take_seconds = self._seconds_box(0.1, 600, 20, "How many seconds to sample now.")
         self.total_seconds.valueChanged.connect(self.lyrics.set_song_seconds)
         self.n_takes = QSpinBox(self)
         self.n_takes.setRange(1, 16)

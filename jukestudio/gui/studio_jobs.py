@@ -215,6 +215,7 @@ def _finish_new_takes(project: Any, state: Any, model: Any, kind: str, source: d
                 project.write_codes(prompt.id, p, level_codes[0, :initial], complete=True)
         parent_id, origin, continued_from = prompt.id, "continue", prompt.duration_s
     region = source.get("region")
+    words = _word_alignment(project, model, state) if kind != "upsample" else [[] for _ in range(n)]
     ids = []
     for row in range(n):
         if kind == "upsample":  # region-first upsampling: a short take of the region at full quality
@@ -228,7 +229,8 @@ def _finish_new_takes(project: Any, state: Any, model: Any, kind: str, source: d
         else:
             take = project.add_take(
                 parent_id, origin=origin, continued_from_s=continued_from, seed=seed,
-                duration_s=_duration(model, codes[0][row]), job_id=state.job_id, extra={"row": row},
+                duration_s=_duration(model, codes[0][row]), job_id=state.job_id,
+                extra={"row": row, "words": words[row]},
             )  # fmt: skip
         for p, level_codes in enumerate(codes):
             if level_codes.shape[1] == 0:
@@ -239,8 +241,6 @@ def _finish_new_takes(project: Any, state: Any, model: Any, kind: str, source: d
         audio = preview_audio(model, codes[best][row : row + 1], best)[0].numpy()
         project.write_preview(take.id, audio, best)
         ids.append(take.id)
-    if kind != "upsample":
-        _store_word_alignment(project, model, state, ids)
     return ids
 
 
@@ -297,9 +297,9 @@ def words_from_alignment(
     return words
 
 
-def _store_word_alignment(project: Any, model: Any, state: Any, take_ids: list[str]) -> None:
-    """Alignment of the top prior's attention, stored per take as words with times (best effort:
-    models without lyrics or an alignment head have none; a failure is logged, the takes are kept)."""
+def _word_alignment(project: Any, model: Any, state: Any) -> list[list[list[Any]]]:
+    """Per row of the job, the lyric words with times from the top prior's attention (best effort:
+    models without lyrics or an alignment head give none; a failure is logged, the takes are kept)."""
     import torch
 
     from jukestudio.model.tokenizer import clean_lyrics
@@ -307,8 +307,9 @@ def _store_word_alignment(project: Any, model: Any, state: Any, take_ids: list[s
     prior = model.priors[0]
     config = model.config.prior_configs[0]
     lyrics = project.settings.lyrics
+    n = int(state.codes[0].shape[0])
     if not config.has_lyrics or config.alignment_layer is None or not lyrics.strip():
-        return
+        return [[] for _ in range(n)]
     try:
         from jukestudio.model import vocab
 
@@ -320,9 +321,10 @@ def _store_word_alignment(project: Any, model: Any, state: Any, take_ids: list[s
                 state.codes[0], labels, total_length=total, offset=int(state.settings.get("offset", 0))
             )
         seconds_per_token = model.geometries[0].raw_to_tokens / model.config.sampling_rate
-        for row, take_id in enumerate(take_ids):
-            words = words_from_alignment(alignments[row].numpy(), lyrics, cleaned.positions, seconds_per_token)
-            take = project.take(take_id)
-            project.update_take(take_id, extra={**take.extra, "words": words})
+        return [
+            words_from_alignment(alignments[row].float().numpy(), lyrics, cleaned.positions, seconds_per_token)
+            for row in range(n)
+        ]
     except Exception:  # the alignment is a view aid; the sampled takes matter more
         log.exception("lyric alignment failed; the takes are kept without it")
+        return [[] for _ in range(n)]
