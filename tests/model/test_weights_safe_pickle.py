@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickletools
+import random
 import struct
 import sys
 import types
@@ -178,3 +179,38 @@ def test_corrupted_storage_header_is_caught(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="corrupt") as info:
         read_checkpoint(path)
     assert str(path) in str(info.value)
+
+
+def test_random_damage_to_the_pickle_gives_checkpoint_errors_only(tmp_path: Path) -> None:
+    """Flipped bytes anywhere in the pickled part: a clean CheckpointError or a readable file, nothing else."""
+    original = (ORIG / "prior_level_1.pth.tar").read_bytes()
+    generator = random.Random(1234)
+    path = tmp_path / "prior_level_1.pth.tar"
+    outcomes = set()
+    for _ in range(60):
+        data = bytearray(original)
+        for _ in range(3):
+            data[generator.randrange(0, 20_000)] = generator.randrange(256)  # the pickles sit in front
+        path.write_bytes(bytes(data))
+        try:
+            read_checkpoint(path)
+            outcomes.add("read")
+        except CheckpointError as exc:
+            assert str(path) in str(exc)
+            outcomes.add("error")
+    assert "error" in outcomes
+
+
+def test_a_damaged_memo_index_is_refused_before_it_allocates(tmp_path: Path) -> None:
+    """CPython grows the memo table to the stored index: one bad 4-byte index would cost gigabytes."""
+    data = bytearray((ORIG / "prior_level_1.pth.tar").read_bytes())
+    with open(ORIG / "prior_level_1.pth.tar", "rb") as handle:
+        for _ in range(3):
+            for _op in pickletools.genops(handle):
+                pass
+        position = next(pos for op, _arg, pos in pickletools.genops(handle) if op.name == "LONG_BINPUT")
+    data[position + 1 : position + 5] = struct.pack("<I", 0x40000000)
+    path = tmp_path / "prior_level_1.pth.tar"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="memo index"):
+        read_checkpoint(path)

@@ -20,6 +20,7 @@ import io
 import logging
 import mmap
 import pickle
+import pickletools
 import struct
 import zipfile
 from collections import OrderedDict
@@ -232,13 +233,62 @@ class _FileMap:
         return torch.frombuffer(self.map, dtype=dtype, count=numel, offset=byte_offset)
 
 
+class _BoundedReader:
+    """File-like view of the map for the unpickler: a damaged length field cannot make it allocate
+    more than the file holds (a plain file's ``read(n)`` would try to allocate n bytes first)."""
+
+    def __init__(self, fmap: _FileMap, pos: int = 0) -> None:
+        self.map, self.size, self.pos = fmap.map, fmap.size, pos
+
+    def read(self, n: int = -1) -> bytes:
+        end = self.size if n < 0 else self.pos + n
+        if end > self.size:
+            raise EOFError("a record reaches past the end of the file")
+        data = self.map[self.pos : end]
+        self.pos = end
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def readline(self) -> bytes:
+        end = self.map.find(b"\n", self.pos)
+        end = self.size if end < 0 else end + 1
+        data = self.map[self.pos : end]
+        self.pos = end
+        return data
+
+    def tell(self) -> int:
+        return self.pos
+
+
+_MEMO_OPS = {"PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"}
+
+
+def _check_memo(stream: Any) -> None:
+    """Scan one pickle's opcodes (nothing is built) for memo indices far beyond what it has stored.
+
+    CPython's unpickler grows its memo table to a stored index before use: one damaged 4-byte
+    index makes it allocate gigabytes. Real pickles number memo entries 0, 1, 2, ...
+    """
+    stored = 0
+    for opcode, arg, _pos in pickletools.genops(stream):
+        if opcode.name in _MEMO_OPS and isinstance(arg, int) and arg > stored + 1:
+            raise ValueError(f"memo index {arg} out of range")
+        if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
+            stored += 1
+
+
 def _materialise(obj: Any, roots: dict[str, torch.Tensor]) -> Any:
     if isinstance(obj, _TensorSpec):
         root = roots[obj.storage.key]
         offset = obj.storage.elem_offset + obj.offset
         needed = offset + sum((s - 1) * st for s, st in zip(obj.size, obj.stride)) + 1 if all(obj.size) else 0
-        if needed > root.numel():
-            raise _Refused("a tensor that reaches past its storage")
+        if needed > root.numel() or offset < 0 or min(obj.size, default=0) < 0 or min(obj.stride, default=0) < 0:
+            raise ValueError("a tensor reaches outside its storage")
         return root.as_strided(obj.size, obj.stride, offset)
     if isinstance(obj, Opaque):
         for key in list(obj):
@@ -256,16 +306,18 @@ def _materialise(obj: Any, roots: dict[str, torch.Tensor]) -> Any:
 
 
 def _read_legacy(path: Path, fmap: _FileMap) -> Any:
-    with open(path, "rb") as handle:
-        header = _NoGlobalsUnpickler(handle)
-        if header.load() != _LEGACY_MAGIC:
-            raise CheckpointError(path, "not a PyTorch checkpoint (bad magic number)")
-        header.load()  # protocol version
-        header.load()  # sys info: endianness, type sizes
-        unpickler = _RestrictedUnpickler(handle, zip_format=False)
-        result = unpickler.load()
-        keys = _NoGlobalsUnpickler(handle).load()
-        offset = handle.tell()
+    handle = _BoundedReader(fmap)
+    header = _NoGlobalsUnpickler(handle)
+    if header.load() != _LEGACY_MAGIC:
+        raise CheckpointError(path, "not a PyTorch checkpoint (bad magic number)")
+    header.load()  # protocol version
+    header.load()  # sys info: endianness, type sizes
+    _check_memo(_BoundedReader(fmap, handle.tell()))
+    unpickler = _RestrictedUnpickler(handle, zip_format=False)
+    result = unpickler.load()
+    _check_memo(_BoundedReader(fmap, handle.tell()))
+    keys = _NoGlobalsUnpickler(handle).load()
+    offset = handle.tell()
     if not isinstance(keys, list):
         raise CheckpointError(path, "corrupt legacy checkpoint (no storage list)")
     roots: dict[str, torch.Tensor] = {}
@@ -298,7 +350,9 @@ def _read_zip(path: Path, fmap: _FileMap) -> Any:
         prefix = pkl[0][: -len("data.pkl")]
         if f"{prefix}byteorder" in names and archive.read(f"{prefix}byteorder") != b"little":
             raise CheckpointError(path, "big-endian checkpoints are not supported")
-        unpickler = _RestrictedUnpickler(io.BytesIO(archive.read(pkl[0])), zip_format=True)
+        pickled = archive.read(pkl[0])
+        _check_memo(io.BytesIO(pickled))
+        unpickler = _RestrictedUnpickler(io.BytesIO(pickled), zip_format=True)
         result = unpickler.load()
         roots: dict[str, torch.Tensor] = {}
         for key, ref in unpickler.storages.items():
@@ -335,7 +389,7 @@ def _restricted_read(path: Path, head: bytes) -> Any:
         ) from None
     except CheckpointError:
         raise
-    except (EOFError, pickle.UnpicklingError, zipfile.BadZipFile, struct.error, ValueError, TypeError) as exc:
+    except Exception as exc:  # a damaged pickle can fail in many ways; each means "corrupt"
         raise CheckpointError(path, f"corrupt or truncated checkpoint ({type(exc).__name__}: {exc})") from None
 
 
