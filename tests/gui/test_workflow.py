@@ -51,9 +51,7 @@ def _pick(qtbot, picker, typed: str, choice: str) -> None:
     qtbot.keyClick(popup, Qt.Key.Key_Return)
 
 
-def test_compose_audition_continue_upsample_export_save_reopen_undo(
-    qtbot, demo_model, audition, fake_output, tmp_path
-):
+def test_compose_audition_continue_upsample_export_save_reopen_undo(qtbot, demo_model, audition, fake_output, tmp_path):
     window = _window(qtbot, audition)
     assert window.song.model_combo.currentText() == "demo"
     assert window.new_project(tmp_path / "song")

@@ -1,0 +1,100 @@
+"""Real jobs through the window (demo model, CPU): a dropped WAV becomes the prompt and is composed
+from; a running job is cancelled and keeps its finished windows; a failing job shows its message."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from jukestudio.engine.state import JobState
+from jukestudio.gui.main_window import MainWindow
+from jukestudio.gui.studio import Studio
+
+SR = 44100
+JOB_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def window(qtbot, audition, tmp_path):
+    Studio().ensure_demo_model()
+    w = MainWindow(Studio(), audition)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.vocabulary_ready, timeout=30_000):
+        w.show()
+    assert w.new_project(tmp_path / "song")
+    w.song.lyrics.set_text("la la la")
+    w.song.total_seconds.setValue(60)
+    w.song.take_seconds.setValue(0.1)
+    w.song.n_takes.setValue(1)
+    yield w
+    w.close()
+
+
+def _drop(window: MainWindow, path) -> bool:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(QPointF(40, 40), *args)
+    QApplication.sendEvent(window, enter)
+    drop = QDropEvent(QPointF(40, 40), *args)
+    QApplication.sendEvent(window, drop)
+    return enter.isAccepted() and drop.isAccepted()
+
+
+def test_drop_a_wav_and_compose_from_it(qtbot, window, tmp_path):
+    wav = tmp_path / "hum.wav"
+    t = np.arange(int(0.6 * 48000)) / 48000
+    sf.write(wav, np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2, axis=1), 48000)  # stereo 48 kHz
+    with qtbot.waitSignal(window.prompt_loaded, timeout=10_000):
+        assert _drop(window, wav)
+    assert window.waveform.duration == pytest.approx(0.6, abs=1e-3)
+    assert "hum.wav" in window.song.prompt_label.text()
+    window.waveform.set_region(0.0, 0.5)  # trim the prompt by dragging a region
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
+        job_id = window.compose()
+    assert ended.args == [job_id, "done"], window.last_message
+    project = window.studio.project
+    prompt = next(t for t in project.takes.values() if t.origin == "prompt")
+    child = next(t for t in project.takes.values() if t.parent_id == prompt.id)
+    assert prompt.name == "Prompt: hum.wav"
+    assert prompt.duration_s == pytest.approx(0.5, abs=128 / SR)  # the trimmed part, whole top-level tokens
+    assert child.duration_s == pytest.approx(prompt.duration_s + 0.1, abs=128 / SR)
+    prompt_codes, child_codes = project.read_codes(prompt.id)[0], project.read_codes(child.id)[0]
+    assert np.array_equal(child_codes[: len(prompt_codes)].numpy(), prompt_codes.numpy())  # the prompt is kept
+    assert window.takes.take(child.id).parent_id == prompt.id
+
+
+def test_cancel_a_running_job_keeps_its_finished_windows(qtbot, window):
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS):
+        window.compose()
+    take_id = window.takes.take_ids()[0]
+    levels_seen: list[int] = []
+    window.runner.worker.progressed.connect(lambda _j, p: levels_seen.append(p.level))
+    job_id = window.upsample([take_id])
+    # level 1 (one window) finishes before level 0 starts: cancel in the middle of level 0
+    qtbot.waitUntil(lambda: 2 in levels_seen, timeout=JOB_TIMEOUT_MS)
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
+        window.jobs.cancel_button.click()
+    assert ended.args == [job_id, "cancelled"]
+    row = window.jobs_model.job(job_id)
+    assert row.status == "cancelled" and "kept" in row.message
+    state = JobState.load(window.studio.project.jobs_dir / job_id)
+    assert state.status == "cancelled"
+    top_tokens = window.studio.project.read_codes(take_id)[0].shape[0]
+    assert state.codes[1].shape[1] == top_tokens * 4  # level 1 finished and kept
+    assert window.takes.badge(take_id) == "coarse"  # the take is untouched until the job finishes
+
+
+def test_a_failing_job_shows_its_message(qtbot, window):
+    window.song.total_seconds.setValue(10)  # below the demo top prior's minimum song length (17.84 s)
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
+        job_id = window.compose()
+    assert ended.args == [job_id, "failed"]
+    row = window.jobs_model.job(job_id)
+    assert "minimum" in row.message
+    assert window.last_message.startswith("Job failed:") and "minimum" in window.last_message
+    assert window.status.text() == window.last_message
