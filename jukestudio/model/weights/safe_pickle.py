@@ -1,8 +1,10 @@
 """Read PyTorch checkpoint files without ever running code from them.
 
-``read_checkpoint(path)`` first asks ``torch.load(weights_only=True)`` (memory-mapped for zip
-files). The released Jukebox files hold a pickled ``jukebox.hparams.Hyperparams`` object, which
-weights_only refuses; only then the file is read by our own restricted unpickler, which
+``read_checkpoint(path)`` first asks ``torch.load(weights_only=True, mmap=True)`` for zip files.
+The released Jukebox files hold a pickled ``jukebox.hparams.Hyperparams`` object, which
+weights_only refuses; those, and every legacy-format file, are read by our own restricted
+unpickler. (For the legacy format ``torch.load`` can neither memory-map nor be trusted with sizes:
+it allocates each storage at the size the file claims before reading it.) Our reader
 
 * knows both torch formats: the legacy one (several pickles followed by raw storages, what
   PyTorch 1.4 wrote) and the zip one;
@@ -413,9 +415,10 @@ def read_checkpoint(path: str | Path) -> Any:
         raise CheckpointError(path, "the file is empty")
     if not _looks_like_torch(head):
         raise CheckpointError(path, f"not a PyTorch checkpoint (it starts with {head[:8]!r})")
-    is_zip = head.startswith(_ZIP_MAGIC)
+    if not head.startswith(_ZIP_MAGIC):
+        return _restricted_read(path, head)  # legacy: see the module docstring
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as exc:
         # weights_only refuses globals it does not know (the 'hps' object): read it ourselves
         log.debug("%s: weights_only load refused (%s); using the restricted reader", path, str(exc)[:200])
