@@ -174,13 +174,14 @@ def run_job(
     report: Report | None = None,
     cancel: CancelToken | None = None,
     device: str | torch.device | None = None,
+    project: Any | None = None,
     finish: Callable[[JobState, Any], list[str]] | None = None,
 ) -> JobResult:
     """Run or resume the job in ``folder`` until done; raises ``Cancelled(JobResult)`` when cancelled.
 
-    ``model`` is a loaded JukeboxModel (else the job's model is loaded from the store). ``finish``
-    puts the finished codes into the project (default: ``jukestudio.engine.takes.finish_job``) and
-    returns the take ids.
+    ``model`` is a loaded JukeboxModel (else the job's model is loaded from the store). The results
+    go into ``project`` (the caller's open Project; else the job folder's project is opened), or
+    through ``finish(state, model) -> take ids`` when given.
     """
     state = JobState.load(folder)
     if state.status == "done":
@@ -264,8 +265,11 @@ def run_job(
         raise
     state.codes = [c.detach().to("cpu") for c in codes]
     if finish is None:
-        from jukestudio.engine.takes import finish_job as finish
-    take_ids = finish(state, model)
+        from jukestudio.engine.takes import finish_job
+
+        take_ids = finish_job(state, model, project)
+    else:
+        take_ids = finish(state, model)
     state.info["take_ids"] = list(take_ids)
     state.set_status("done", "")
     _update_progress(state, full_plan, tracker)
@@ -310,7 +314,7 @@ def _update_progress(state: JobState, plan: dict[int, list[Window]], tracker: Pr
 
 
 def _load_model(name: str) -> Any:
-    from jukestudio.model.weights import load_model
+    from jukestudio.model.weights.loader import load_model
 
     model = load_model(name)
     model.eval()

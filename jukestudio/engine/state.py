@@ -87,7 +87,7 @@ class JobState:
             )
             if self.rng_state is not None:
                 data["rng_state"] = self.rng_state.detach().cpu().contiguous()
-            data.update({f"extra_{k}": v.detach().cpu().contiguous() for k, v in self.extra.items()})
+            data.update({f"extra_{k}": v.detach().cpu().clone() for k, v in self.extra.items()})  # own storage
             meta = {"format": str(FORMAT_VERSION), "job_id": self.job_id}
             atomic_write_with(
                 self.folder / STATE_FILE, lambda tmp: save_file(data, str(tmp), metadata=meta), suffix=".safetensors"

@@ -198,7 +198,7 @@ class JukeboxModel(nn.Module):
             try:
                 music_tokens = [t.to(target_device) for t in music_tokens]
                 level_labels = labels[level].to(target_device)
-                batch = max_batch_size if level == 0 else lower_batch_size
+                batch = min(n_samples, max_batch_size if level == 0 else lower_batch_size)
                 for window in windows:
                     new, batch = self._sample_window_retrying(
                         prior,

@@ -44,7 +44,7 @@ class HFPriorStandIn(nn.Module):
 def _ours_available() -> bool:
     try:
         import jukestudio.model.prior  # noqa: F401
-        from jukestudio.model.weights import load_model  # noqa: F401
+        from jukestudio.model.weights.loader import load_model  # noqa: F401
     except ImportError:
         return False
     return True
@@ -68,7 +68,7 @@ def _hf_model() -> Any:
 def tiny_model() -> JukeboxModel:
     """A fresh JukeboxModel with the tiny fixture weights."""
     if _ours_available():
-        from jukestudio.model.weights import load_model
+        from jukestudio.model.weights.loader import load_model
 
         return load_model(str(TINY_HF)).eval()
     hf = _hf_model()

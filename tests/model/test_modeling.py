@@ -17,6 +17,15 @@ from tests.engine.tiny import tiny_labels, tiny_model
 GREEDY = {"top_k": 1, "chunk_size": 8}
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    # tiny matrices: one thread avoids thread hand-offs that dominate on a busy 2-core machine
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def model():
     return tiny_model()
@@ -119,5 +128,10 @@ def _hf_prior_sample(level, context, labels, *, start, total_length, sample_toke
     metadata = prior.get_metadata(labels, start, total_length, 0)
     with torch.no_grad():
         return prior.sample(
-            context.shape[0], music_tokens=context, metadata=metadata, top_k=1, chunk_size=8, sample_tokens=sample_tokens
+            context.shape[0],
+            music_tokens=context,
+            metadata=metadata,
+            top_k=1,
+            chunk_size=8,
+            sample_tokens=sample_tokens,
         )

@@ -1,0 +1,264 @@
+"""Sampling jobs on a project with the tiny fixture model (CPU): modes, determinism, cancel/resume, progress."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from jukestudio.engine import jobs, takes
+from jukestudio.engine.progress import Cancelled, CancelToken, Progress
+from jukestudio.engine.state import JobState, unfinished_jobs
+from jukestudio.model.sample_loop import DurationError
+from jukestudio.project import Project, ProjectSettings
+from tests.conftest import ORIG_TINY
+from tests.engine.tiny import TINY_HF, tiny_model
+
+SR = 44100
+TOP, MID, LOW = 128, 32, 8  # samples per token, prior order
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # tiny matrices: one thread avoids thread hand-offs that dominate on a busy 2-core machine
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model()
+
+
+@pytest.fixture
+def project(tmp_path):
+    settings = ProjectSettings(
+        model=str(TINY_HF),
+        artist="Zac Brown Band",
+        genres=["Country"],
+        lyrics="I met a traveller from an antique land",
+        total_length_s=0.9,
+        take_length_s=0.16,
+        n_takes=2,
+        seed=7,
+        chunk_sizes=[8, 8, 8],
+        max_batch=2,
+    )
+    return Project.create(tmp_path / "song", settings)
+
+
+def codes_of(project: Project, take_ids: list[str]) -> list[list[torch.Tensor | None]]:
+    fresh = Project.open(project.folder)
+    return [fresh.read_codes(t) for t in take_ids]
+
+
+def test_compose_all_levels_gives_right_lengths_and_takes(project, model) -> None:
+    state = takes.create_compose(project, model.config, levels=(0, 1, 2))
+    events: list[Progress] = []
+    result = jobs.run_job(state.folder, model=model, report=events.append, project=project)
+    n_top = int(0.16 * SR) // TOP
+    assert [c.shape for c in result.codes] == [(2, n_top), (2, n_top * 4), (2, n_top * 16)]
+    stored = codes_of(project, result.take_ids)
+    for i, levels in enumerate(stored):
+        for level, codes in enumerate(levels):
+            assert torch.equal(codes, result.codes[level][i])
+    fresh = Project.open(project.folder)
+    assert all(fresh.take(t).best_level == 2 for t in result.take_ids)
+    assert fresh.read_preview(result.take_ids[0], 0).shape == (n_top * TOP,)
+    info = json.loads((state.folder / "job.json").read_text())
+    assert info["status"] == "done" and info["take_ids"] == result.take_ids
+    assert {r.id for r in fresh.jobs()[0]} == {state.job_id} and not fresh.unfinished_jobs()
+
+    # progress: monotonic, ends at 100 %, every level's windows counted
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and events[-1].is_final
+    assert events[-1].tokens_done == events[-1].tokens_total == 2 * n_top * 21
+    assert {e.level for e in events} == {0, 1, 2}
+    assert all(e.window < e.n_windows for e in events if e.level == 2 and e.fraction < 1)
+    assert any(e.eta_s is not None and e.eta_s > 0 for e in events)
+
+
+def test_same_seed_same_codes_other_seed_other_codes(project, model) -> None:
+    runs = []
+    for seed in (3, 3, 4):
+        state = takes.create_compose(project, model.config, seed=seed)
+        runs.append(jobs.run_job(state.folder, model=model, project=project).codes[0])
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+    assert not torch.equal(runs[0][0], runs[0][1])  # the takes of a batch differ
+
+
+class CancelAfter:
+    """Report callback that cancels the job after ``n`` step events of ``level``."""
+
+    def __init__(self, token: CancelToken, level: int, n: int) -> None:
+        self.token, self.level, self.n, self.seen = token, level, n, 0
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.level == self.level and progress.fraction < 1:
+            self.seen += 1
+            if self.seen >= self.n:
+                self.token.cancel()
+
+
+@pytest.mark.parametrize(("level", "after"), [(0, 60), (1, 100)])
+def test_cancel_mid_level_then_resume_is_identical(project, model, level, after) -> None:
+    # 0.2 s: top windows of 52, 6, 6 and 4 new tokens; level 1: 64 then 32 per window
+    reference = takes.create_compose(project, model.config, levels=(0, 1), seed=11, seconds=0.2)
+    expected = jobs.run_job(reference.folder, model=model, project=project).codes
+
+    state = takes.create_compose(project, model.config, levels=(0, 1), seed=11, seconds=0.2)
+    token = CancelToken()
+    with pytest.raises(Cancelled) as info:
+        jobs.run_job(state.folder, model=model, report=CancelAfter(token, level, after), cancel=token, project=project)
+    kept = info.value.args[0]
+    assert kept.status == "cancelled"
+    saved = JobState.load(state.folder)
+    assert saved.status == "cancelled"
+    # what was kept is a prefix of the uninterrupted run (finished windows only), and stopped mid-job
+    for p in range(3):
+        assert torch.equal(saved.codes[p], expected[p][:, : saved.codes[p].shape[1]])
+    assert saved.codes[level].shape[1] < expected[level].shape[1]
+    assert unfinished_jobs(project.folder) == [] and state.job_id not in {j.id for j in project.unfinished_jobs()}
+
+    events: list[Progress] = []
+    resumed = jobs.run_job(state.folder, model=model, report=events.append, project=project)
+    for p in range(3):
+        assert torch.equal(resumed.codes[p], expected[p])
+    assert events[0].fraction > 0 and events[-1].fraction == 1.0
+    assert [e.fraction for e in events] == sorted(e.fraction for e in events)
+
+
+def test_continue_extends_a_take_into_variations(project, model) -> None:
+    first = jobs.run_job(takes.create_compose(project, model.config, n_takes=1).folder, model=model, project=project)
+    parent = first.take_ids[0]
+    parent_codes = first.codes[0][0]
+    state = takes.create_continue(project, model.config, parent, n_variations=3, seconds=0.05)
+    result = jobs.run_job(state.folder, model=model, project=project)
+    added = int(0.05 * SR) // TOP
+    assert result.codes[0].shape == (3, parent_codes.numel() + added)
+    assert torch.equal(result.codes[0][:, : parent_codes.numel()], parent_codes.repeat(3, 1))
+    assert len({tuple(row.tolist()) for row in result.codes[0]}) > 1
+    fresh = Project.open(project.folder)
+    for take_id in result.take_ids:
+        take = fresh.take(take_id)
+        assert take.parent_id == parent and take.origin == "continue"
+        assert take.continued_from_s == pytest.approx(parent_codes.numel() * TOP / SR)
+
+
+def test_upsample_chosen_takes_respects_the_upper_level(project, model, monkeypatch) -> None:
+    composed = jobs.run_job(takes.create_compose(project, model.config).folder, model=model, project=project)
+    seen = []
+    for level in (1, 2):
+        prior = model.priors[level]
+        original = prior.sample
+
+        def spy(*args, _original=original, _level=level, **kwargs):
+            seen.append((_level, kwargs["music_tokens_conds"][0].clone(), kwargs["music_tokens"].shape[1]))
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(prior, "sample", spy)
+    state = takes.create_upsample(project, model.config, composed.take_ids)
+    result = jobs.run_job(state.folder, model=model, project=project)
+    n_top = composed.codes[0].shape[1]
+    assert [c.shape[1] for c in result.codes] == [n_top, 4 * n_top, 16 * n_top]
+    assert torch.equal(result.codes[0], composed.codes[0])
+    # every upsampler window was conditioned on exactly the upper codes under it
+    n_ctx = model.config.prior_configs[1].n_ctx
+    windows = {1: 0, 2: 0}
+    for level, cond, _context in seen:
+        upper = result.codes[level - 1]
+        matches = [
+            start
+            for start in range(0, result.codes[level].shape[1] - n_ctx + 1, 4)
+            if torch.equal(cond, upper[:, start // 4 : (start + n_ctx) // 4])
+        ]
+        assert matches, f"level {level}: conditioning is not a window of the level above"
+        windows[level] += 1
+    assert windows[1] > 1 and windows[2] > 1
+    fresh = Project.open(project.folder)
+    for i, take_id in enumerate(composed.take_ids):
+        assert fresh.take(take_id).best_level == 2
+        assert torch.equal(fresh.read_codes(take_id)[2], result.codes[2][i])
+
+
+def test_upsample_a_region_only(project, model) -> None:
+    composed = jobs.run_job(takes.create_compose(project, model.config, n_takes=1).folder, model=model, project=project)
+    take_id = composed.take_ids[0]
+    state = takes.create_upsample(project, model.config, [take_id], region_s=(0.05, 0.1), levels=(1,))
+    result = jobs.run_job(state.folder, model=model, project=project)
+    first, last = int(0.05 * SR) // TOP, -(-int(0.1 * SR) // TOP)
+    assert state.settings["offset"] == first * TOP
+    assert torch.equal(result.codes[0], composed.codes[0][:, first:last])
+    assert result.codes[1].shape == (1, (last - first) * 4)
+    fresh = Project.open(project.folder)
+    assert fresh.take(take_id).level_status(1) == "partial"
+    assert fresh.take(take_id).job_id == state.job_id
+    assert JobState.load(state.folder).info["source"]["region_tokens"] == [first, last]
+
+
+def test_primed_compose_keeps_the_prompt(project, model) -> None:
+    wave = load_file(str(ORIG_TINY / "tiny" / "reference.safetensors"))["wave"]
+    prompt = model.encode_prompt(wave)
+    assert [c.shape[1] for c in prompt] == [64, 256, 1024]
+    state = takes.create_compose(project, model.config, prompt_codes=prompt, seconds=0.05)
+    result = jobs.run_job(state.folder, model=model, project=project)
+    added = int(0.05 * SR) // TOP
+    assert result.codes[0].shape == (2, 64 + added)
+    assert torch.equal(result.codes[0][:, :64], prompt[0].repeat(2, 1))
+    fresh = Project.open(project.folder)
+    take = fresh.take(result.take_ids[0])
+    assert take.level_status(0) == "done" and take.level_status(1) == "partial"
+    assert torch.equal(fresh.read_codes(take.id)[1], prompt[1][0])
+    # upsampling the take continues the prompt's lower codes instead of replacing them
+    up = jobs.run_job(
+        takes.create_upsample(project, model.config, [take.id], levels=(1,)).folder, model=model, project=project
+    )
+    assert torch.equal(up.codes[1][:, :256], prompt[1])
+    assert up.codes[1].shape[1] == 4 * (64 + added)
+
+
+def test_duration_rules_are_checked_when_the_job_is_created(project, model) -> None:
+    config = copy.deepcopy(model.config)
+    config.prior_configs[0].min_duration = 0.5
+    with pytest.raises(DurationError, match=r"0\.30 s is shorter than this model's minimum of 0\.5 s"):
+        project.update_settings(total_length_s=0.3)
+        takes.create_compose(project, config)
+    project.update_settings(total_length_s=1.5)
+    with pytest.raises(DurationError, match="maximum of 1 s"):
+        takes.create_compose(project, model.config)
+    assert not list((project.folder / "jobs").iterdir())
+
+
+def test_out_of_memory_retries_the_window_with_half_the_batch(model, monkeypatch) -> None:
+    prior = model.priors[0]
+    original = prior.sample
+    calls = []
+
+    def flaky(n_samples, **kwargs):
+        calls.append(n_samples)
+        if len(calls) == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return original(n_samples, **kwargs)
+
+    monkeypatch.setattr(prior, "sample", flaky)
+    messages = []
+    labels = takes.labels_for(model.config, ProjectSettings(artist="x", genres=["Country"], lyrics="la la"))
+    generator = torch.Generator().manual_seed(0)
+    codes = model.ancestral_sample(
+        labels,
+        2,
+        sample_levels=[0],
+        sample_length=20 * TOP,
+        chunk_size=8,
+        generator=generator,
+        on_message=messages.append,
+    )
+    assert calls == [2, 1, 1]
+    assert codes[0].shape == (2, 20)
+    assert messages and "retrying the window with 1 takes at a time" in messages[0]
