@@ -29,6 +29,7 @@ Only the standard library is imported here, so ``installer`` also runs from a ba
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import shutil
@@ -39,7 +40,8 @@ from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # for jukestudio.atomic when run from a bare interpreter
+if importlib.util.find_spec("jukestudio") is None:  # a bare interpreter: use the checkout's package
+    sys.path.insert(0, str(REPO))
 
 from jukestudio.atomic import atomic_write_bytes  # noqa: E402  (needs the path above)
 
@@ -185,7 +187,10 @@ def build_bundle(dist_dir: Path, work_dir: Path, *, require_cuda: bool = False, 
     if clean:
         command.append("--clean")
     started = time.monotonic()
-    subprocess.run([*command, str(SPEC)], check=True, cwd=REPO)
+    # PyInstaller imports every torch submodule to find hidden imports; their deprecation notices
+    # would bury the build's own warnings.
+    env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    subprocess.run([*command, str(SPEC)], check=True, cwd=REPO, env=env)
     bundle_dir = dist_dir / APP_NAME
     write_licenses(bundle_dir)
     if sys.platform.startswith("linux"):
@@ -239,5 +244,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.chdir(REPO)
     raise SystemExit(main())
