@@ -10,12 +10,12 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from jukestudio.model.config import JukeboxConfig
+from jukestudio.model.config import JukeboxConfig, preset
 from jukestudio.model.weights.errors import CheckpointError
 from jukestudio.model.weights.hf_format import read_hf_folder
 from jukestudio.model.weights.loader import fill_module, load_component, load_model
 from jukestudio.model.weights.modules import COMPONENTS, meta_component, state_prefix
-from jukestudio.model.weights.openai_format import config_for_files, read_original
+from jukestudio.model.weights.openai_format import OriginalFile, config_for_files, read_original
 from jukestudio.model.weights.store import import_model
 from tests.conftest import ORIG_TINY
 
@@ -206,3 +206,33 @@ def test_mixed_precision_file_loads_into_any_dtype() -> None:
         module = fill_module(meta_component(config, "prior_2"), _as_source(original.state), dtype=dtype)
         assert {p.dtype for p in module.parameters()} == {dtype}
         assert torch.equal(module.state_dict()[key], original.state[key].to(dtype))
+
+
+def _meta_state(preset_name: str, component: str) -> dict:
+    return dict(meta_component(preset(preset_name), component).state_dict())  # shapes only, no memory
+
+
+@pytest.mark.parametrize("hps", [None, {"level": 1}])
+def test_released_upsampler_without_usable_hps_takes_the_preset_config(hps) -> None:
+    """Full-size shapes on the meta device; the conditioner's residual scale is not in the weights."""
+    middle = OriginalFile(Path("prior_level_1.pth.tar"), "prior_1", _meta_state("5b", "prior_1"), hps)
+    bottom = OriginalFile(Path("prior_level_0.pth.tar"), "prior_2", _meta_state("5b", "prior_2"), hps and {"level": 0})
+    config, _ = config_for_files([middle, bottom])
+    assert config.prior_configs[1].to_dict() == preset("5b").prior_configs[1].to_dict()
+    assert config.prior_configs[1].conv_res_scale is True and config.prior_configs[2].conv_res_scale is False
+
+
+def test_released_top_priors_are_told_apart_by_shape() -> None:
+    for name in ("1b_lyrics", "5b_lyrics", "5b"):
+        top = OriginalFile(Path("prior_level_2.pth.tar"), "prior_0", _meta_state(name, "prior_0"), None)
+        vqvae = OriginalFile(Path("vqvae.pth.tar"), "vqvae", _meta_state(name, "vqvae"), None)
+        config, matched = config_for_files([top, vqvae])
+        assert matched == name
+        assert config.prior_configs[0].to_dict() == preset(name).prior_configs[0].to_dict()
+
+
+def test_file_without_hps_that_matches_no_preset_is_refused() -> None:
+    state = read_original(ORIG_TINY / "tiny" / "orig" / "prior_level_1.pth.tar").state
+    orphan = OriginalFile(Path("prior_level_1.pth.tar"), "prior_1", state, None)
+    with pytest.raises(CheckpointError, match="has no hps and matches no released"):
+        config_for_files([orphan])

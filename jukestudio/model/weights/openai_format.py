@@ -9,6 +9,7 @@ top prior = ``prior_0``; ``prior_level_0`` the bottom upsampler = ``prior_2``.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Mapping
@@ -324,24 +325,39 @@ def config_for_files(files: list[OriginalFile], expect: str | None = None) -> tu
     base_name = matching_preset("prior_0", top.state) if top else None
     config = preset(base_name or "1b_lyrics")
     matched = {c: matching_preset(c, f.state, prefer=base_name) for c, f in by_component.items()}
-    vqvae_file = by_component.get("vqvae")
-    if vqvae_file is not None:
-        if vqvae_file.hps is not None:
-            config.vqvae_config = vqvae_config_from_hps(vqvae_file.hps)
-        elif matched["vqvae"] is None:
-            raise CheckpointError(vqvae_file.path, "has no hps and matches no released VQ-VAE")
-        check_state(vqvae_file.state, config, "vqvae", vqvae_file.path)
-    for f in files:
-        if f.component == "vqvae":
-            continue
-        p = prior_index(f.component)
-        if f.hps is not None:
-            config.prior_configs[p] = prior_config_from_hps(f.hps, f.component, f.state, f.path, config.vqvae_config)
-        elif matched[f.component] is None:
-            raise CheckpointError(f.path, f"has no hps and matches no released {_describe(f.component)}")
-        check_state(f.state, config, f.component, f.path)
+    ordered = sorted(files, key=lambda f: COMPONENTS.index(f.component))  # the VQ-VAE first: priors use its hops
+    for f in ordered:
+        _set_component_config(config, f, matched[f.component])
     config.sampling_rate = config.prior_configs[0].sampling_rate
-    names = {m for m in matched.values()}
-    same = names == {base_name} if base_name else False
+    same = set(matched.values()) == {base_name} if base_name else False
     config.name = base_name if same and len(by_component) == len(COMPONENTS) else "imported"
     return config, base_name if same else None
+
+
+def _set_component_config(config: JukeboxConfig, f: OriginalFile, matched: str | None) -> None:
+    """The file's part of ``config``: from its hps when they fit its weights, else the preset it matches."""
+    try:
+        if f.hps is None:
+            raise CheckpointError(f.path, "has no hps")
+        trial = copy.deepcopy(config)
+        if f.component == "vqvae":
+            trial.vqvae_config = vqvae_config_from_hps(f.hps)
+        else:
+            p = prior_index(f.component)
+            trial.prior_configs[p] = prior_config_from_hps(f.hps, f.component, f.state, f.path, config.vqvae_config)
+        check_state(f.state, trial, f.component, f.path)
+    except CheckpointError as exc:
+        if matched is None:
+            if f.hps is None:
+                raise CheckpointError(f.path, f"has no hps and matches no released {_describe(f.component)}") from None
+            raise
+        log.warning("%s: %s; using the %s preset, whose shapes it matches", f.path, exc.problem, matched)
+        trial = copy.deepcopy(config)
+        source = preset(matched)
+        if f.component == "vqvae":
+            trial.vqvae_config = source.vqvae_config
+        else:
+            p = prior_index(f.component)
+            trial.prior_configs[p] = source.prior_configs[p]
+    config.vqvae_config = trial.vqvae_config
+    config.prior_configs = trial.prior_configs
