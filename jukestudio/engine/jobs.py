@@ -44,10 +44,12 @@ class SamplingSettings:
     top_k: int = 0
     top_p: float = 0.0
     chunk_size: int = 32
+    chunk_sizes: list[int] | None = None  # per level (overrides chunk_size)
     max_batch_size: int = 16  # takes at once for the top prior
     lower_batch_size: int = 16  # takes at once for the upsamplers
     seed: int = 0
     device: str | None = None  # None = CUDA when available, else CPU
+    precision: str = "auto"  # "auto" (fp16 transformer on a GPU, fp32 on CPU), "fp32", "fp16", "bf16"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -238,6 +240,8 @@ def run_job(
                 [lab.to(target) for lab in state.labels],
                 settings.levels,
                 chunk_size=settings.chunk_size,
+                chunk_sizes=settings.chunk_sizes,
+                dtype=_precision(settings.precision, target),
                 lower_batch_size=lower_batch,
                 max_batch_size=max_batch,
                 offset=settings.offset,
@@ -293,6 +297,16 @@ def _generator(state: JobState, seed: int, target: torch.device) -> torch.Genera
     return generator
 
 
+def _precision(name: str, target: torch.device) -> torch.dtype | None:
+    """The transformer dtype: fp16 on a GPU by default (the original's sampling), fp32 on CPU."""
+    table = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+    if name == "auto":
+        return torch.float16 if target.type == "cuda" else None
+    if name not in table:
+        raise ValueError(f"unknown precision {name!r}; choose auto, fp32, fp16 or bf16")
+    return table[name]
+
+
 def _batch_sizes(model: Any, settings: SamplingSettings, n: int, target: torch.device) -> tuple[int, int]:
     sizes = []
     for level, limit in ((0, settings.max_batch_size), (1, settings.lower_batch_size)):
@@ -301,7 +315,8 @@ def _batch_sizes(model: Any, settings: SamplingSettings, n: int, target: torch.d
             continue
         prior = model.priors[level]
         n_params = sum(p.numel() for p in prior.parameters())
-        estimate = devices.estimate_prior_memory(model.config.prior_configs[level], n_params)
+        width = 2 if _precision(settings.precision, target) is not None else 4
+        estimate = devices.estimate_prior_memory(model.config.prior_configs[level], n_params, width)
         sizes.append(devices.choose_batch(estimate, n, limit, target))
     return sizes[0], sizes[1]
 

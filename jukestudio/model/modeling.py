@@ -123,10 +123,12 @@ class JukeboxModel(nn.Module):
         *,
         total_length_in_seconds: float | None = None,
         temperatures: Sequence[float] | None = None,
+        chunk_sizes: Sequence[int] | None = None,
         top_k: int = 0,
         top_p: float = 0.0,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
         save_dir: str | Path | None = None,
         on_step: StepCallback | None = None,
         on_window: WindowCallback | None = None,
@@ -151,9 +153,12 @@ class JukeboxModel(nn.Module):
             total_length_in_seconds: declared length of the whole song for the timing labels
                 (default: offset + sample length). Checked against the model's min/max durations.
             temperatures: one temperature per level (overrides the two above).
+            chunk_sizes: one priming chunk size per level (overrides ``chunk_size``).
             top_k / top_p: sampling filters (``top_k=1`` = greedy).
             generator: the random stream (a job keeps one and saves its state after each window).
             device: where the sampled prior runs; only that prior is moved there, and back after.
+            dtype: transformer precision of the sampled priors (``torch.float16`` on a GPU, as the
+                original; None = fp32). Applied once, in place (``prior.set_inference_dtype``).
             on_step(window, rows_done, rows, i, n): after every sampled token step; may raise to cancel.
             on_window(window, codes): after every finished window with the codes so far.
             on_message(text): notes for the user (e.g. out-of-memory retries).
@@ -191,6 +196,8 @@ class JukeboxModel(nn.Module):
             if not windows:
                 continue
             prior = self.priors[level]
+            if dtype is not None and hasattr(prior, "set_inference_dtype"):
+                prior.set_inference_dtype(dtype)  # before the move: half the bytes to copy
             home = _module_device(prior)
             target_device = torch.device(device) if device is not None else home
             if target_device != home:
@@ -211,7 +218,7 @@ class JukeboxModel(nn.Module):
                         temp=temps[level],
                         top_k=top_k,
                         top_p=top_p,
-                        chunk_size=chunk_size,
+                        chunk_size=chunk_sizes[level] if chunk_sizes is not None else chunk_size,
                         generator=generator,
                         on_step=on_step,
                         on_message=on_message,
@@ -321,8 +328,9 @@ class JukeboxModel(nn.Module):
 
         out = folder / f"level_{level}"
         tensors = {"codes": codes.detach().cpu().contiguous()}
-        if isinstance(alignment, torch.Tensor):
-            tensors["alignment"] = alignment.detach().cpu().float().contiguous()
+        for i, item in enumerate(alignment if isinstance(alignment, (list, tuple)) else [alignment]):
+            if isinstance(item, torch.Tensor):  # one (T, n_lyrics) attention map per take
+                tensors[f"alignment_{i}"] = item.detach().cpu().float().contiguous()
         atomic_write_with(out / "codes.safetensors", lambda tmp: save_file(tensors, str(tmp)), suffix=".safetensors")
         audio = self.decode_level(codes.to(_module_device(self.vqvae)), level, bs_chunks=codes.shape[0])
         for i, item in enumerate(audio.float().cpu().numpy()):
