@@ -35,14 +35,23 @@ class MemoryEstimate:
 
 
 def estimate_prior_memory(config: JukeboxPriorConfig, n_params: int, bytes_per_value: int = 4) -> MemoryEstimate:
-    """Weights + KV cache per sample for one prior (an upper bound: every layer keeps the whole window).
+    """Weights + KV cache + per-step activations of one prior, following our static cache layout.
 
-    The released models keep less (block layers keep one block), so this errs on the safe side.
+    Dense and transpose-block ("column") layers keep the whole window; block layers one block,
+    previous-block layers two, prime layers the lyric prefix, cross layers the lyric states.
     """
+    from jukestudio.model.attention import BLOCK, CROSS, DENSE, PREV_BLOCK, PRIME, TRANSPOSE, attention_kind
+
     n_state = int(config.hidden_size * config.attention_multiplier)
-    seq = config.n_ctx + (config.nb_relevant_lyric_tokens if config.is_encoder_decoder else 0)
-    kv = config.num_layers * seq * 2 * n_state * bytes_per_value
-    # per-step activations: the conditioning (n_ctx x width, fp32) and a few layer-wide buffers
+    n_lyrics = config.nb_relevant_lyric_tokens if config.is_encoder_decoder else 0
+    seq = config.n_ctx + n_lyrics
+    block_ctx = max(1, seq // config.blocks)
+    prime_len = (config.nb_relevant_lyric_tokens // config.blocks + 1) * config.blocks
+    kept = {DENSE: seq, TRANSPOSE: seq, BLOCK: block_ctx, PREV_BLOCK: 2 * block_ctx, PRIME: prime_len}
+    kept[CROSS] = config.nb_relevant_lyric_tokens
+    positions = sum(kept[attention_kind(config.attention_pattern, d)] for d in range(config.num_layers))
+    kv = positions * 2 * n_state * bytes_per_value
+    # per step: the conditioning (n_ctx x width, fp32) and a few layer-wide buffers
     act = seq * config.hidden_size * 4 + 16 * config.hidden_size * bytes_per_value
     return MemoryEstimate(n_params * bytes_per_value, kv, act)
 
