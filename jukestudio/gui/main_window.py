@@ -85,7 +85,8 @@ class MainWindow(QMainWindow):
         self._autosave.setInterval(AUTOSAVE_MS)
         self._autosave.timeout.connect(self.autosave)
         self._autosave.start()
-        self.transport.set_available(self.audition.available, self.audition.unavailable_reason)
+        # Opening the audio device (PortAudio start-up) waits until the window is on screen.
+        QTimer.singleShot(200, self._probe_audio)
         QTimer.singleShot(0, self.refresh_models)  # after the first paint: listing imports torch
         self.restore_state()
 
@@ -199,6 +200,9 @@ class MainWindow(QMainWindow):
         self.audition.playing_changed.connect(self.transport.set_playing)
         self.waveform.seek_requested.connect(self.seek)
         self.waveform.region_changed.connect(self.audition.set_region)
+
+    def _probe_audio(self) -> None:
+        self.transport.set_available(self.audition.available, self.audition.unavailable_reason)
 
     # ------------------------------------------------------------------ messages
     def show_message(self, text: str, error: bool = False) -> None:

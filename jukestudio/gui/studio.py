@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from jukestudio.audio.constants import SAMPLE_RATE
+from jukestudio.gui import studio_jobs
 from jukestudio.gui.records import SongSettings, TakeItem, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -351,17 +352,17 @@ class Studio:
 
         def run(report: Any, token: Any) -> Any:
             from jukestudio.engine.jobs import run_job
-            from jukestudio.gui.studio_jobs import finish_into
 
+            _leave_a_core_for_the_window()
             model = self.models.get(name)
             state = create(model, job_id)
-            return run_job(state.folder, model=model, report=report, cancel=token, finish=finish_into(project))
+            return run_job(
+                state.folder, model=model, report=report, cancel=token, finish=studio_jobs.finish_into(project)
+            )
 
         return JobSpec(job_id, label, kind, run)
 
     def compose_job(self, song: SongSettings, seed: int, prompt: np.ndarray | None, prompt_name: str) -> JobSpec:
-        from jukestudio.gui import studio_jobs
-
         self.set_project_settings(song)
         project, name = self.project, self._model_name()
         what = f"from {prompt_name}" if prompt is not None else f"{song.take_seconds:g} s"
@@ -372,8 +373,6 @@ class Studio:
         )
 
     def continue_job(self, take_id: str, seconds: float, song: SongSettings, seed: int) -> JobSpec:
-        from jukestudio.gui import studio_jobs
-
         self.set_project_settings(song)
         project, name = self.project, self._model_name()
         take = project.take(take_id)
@@ -384,8 +383,6 @@ class Studio:
         )
 
     def upsample_job(self, take_ids: list[str], region: tuple[float, float] | None, song: SongSettings) -> JobSpec:
-        from jukestudio.gui import studio_jobs
-
         project, name = self.project, self._model_name()
         seed = song.seed if song.seed is not None else int(np.random.default_rng().integers(0, 2**31 - 1))
         names = ", ".join(project.take(t).name for t in take_ids)
@@ -406,10 +403,11 @@ class Studio:
 
             def run(report: Any, token: Any, record: Any = record) -> Any:
                 from jukestudio.engine.jobs import run_job
-                from jukestudio.gui.studio_jobs import finish_into
 
+                _leave_a_core_for_the_window()
                 model = self.models.get(record.info.get("model") or project.settings.model)
-                return run_job(record.folder, model=model, report=report, cancel=token, finish=finish_into(project))
+                finish = studio_jobs.finish_into(project)
+                return run_job(record.folder, model=model, report=report, cancel=token, finish=finish)
 
             specs.append(JobSpec(record.id, f"Resume {record.kind} ({record.id})", record.kind, run))
         return specs
@@ -428,6 +426,18 @@ class Studio:
 
 
 LEVEL_LABELS = {0: "top", 1: "level 1", 2: "level 0"}
+
+
+def _leave_a_core_for_the_window() -> None:
+    """CPU sampling on every core starves the GUI thread (measured: stalls > 50 ms on 2 cores); the
+    window's jobs use one core fewer. The headless CLI keeps them all."""
+    import os
+
+    import torch
+
+    wanted = max(1, (os.cpu_count() or 2) - 1)
+    if torch.get_num_threads() > wanted:
+        torch.set_num_threads(wanted)
 
 
 def _hop(settings: Any, prior_level: int) -> int:
