@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from jukestudio.model.config import PRESETS, ConfigError
-from jukestudio.model.weights.errors import CheckpointError
-from jukestudio.model.weights.store import ModelInfo, StoreError, import_model, list_models, verify_model
+
+if TYPE_CHECKING:
+    from jukestudio.model.weights.store import ModelInfo
+
+# The weights modules import torch and the model: loaded in the handlers, so `--help` stays quick.
 
 EXIT_OK, EXIT_PROBLEM = 0, 1
 
@@ -42,6 +46,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from jukestudio.model.weights.errors import CheckpointError
+    from jukestudio.model.weights.store import StoreError, import_model
+
     def progress(fraction: float, message: str) -> None:
         if sys.stderr.isatty():
             sys.stderr.write(f"\r{message}: {fraction:4.0%}")
@@ -74,6 +81,8 @@ def _describe(info: ModelInfo) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from jukestudio.model.weights.store import list_models
+
     models = list_models()
     if not models:
         print("no models in the store yet: `jukestudio-cli models import PATH...`")
@@ -85,6 +94,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from jukestudio.model.weights.store import StoreError, verify_model
+
     try:
         problems = verify_model(args.name)
     except StoreError as exc:
