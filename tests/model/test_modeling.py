@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from jukestudio.model.sample_loop import DurationError
 from tests.conftest import ORIG_TINY
-from tests.engine.tiny import tiny_labels, tiny_model
+from tests.engine.tiny import hf_model, tiny_labels, tiny_model
 
 GREEDY = {"top_k": 1, "chunk_size": 8}
 
@@ -115,6 +115,24 @@ def test_save_results_writes_only_into_the_given_folder(model, ref, tmp_path, mo
     assert sr == 44100 and audio.shape == (17 * 128,)
 
 
+def test_compute_alignments_saves_an_attention_map_per_take(model, tmp_path) -> None:
+    model.ancestral_sample(
+        tiny_labels(), 1, sample_levels=[0], sample_length=60 * 128, compute_alignments=True, save_results=True,
+        save_dir=tmp_path, **GREEDY,
+    )  # fmt: skip
+    saved = load_file(str(tmp_path / "level_0" / "codes.safetensors"))
+    alignment = saved["alignment_0"].reshape(60, -1)
+    n_lyrics = tiny_labels()[0].shape[1] - 5  # 4 label slots + 1 genre, then the whole lyrics
+    assert alignment.shape == (60, n_lyrics)
+    assert torch.all(alignment >= 0)
+
+
+def test_alignment_hook_passes_song_length_and_offset(model, ref) -> None:
+    # the reference: the original align.py algorithm on the fixture tokens, song length 19968 samples
+    (alignment,) = model._alignment([ref["alignment.tokens"]], ref["prior0.labels"], total_length=19968, offset=0)
+    torch.testing.assert_close(alignment.reshape(ref["alignment.fixed"].shape), ref["alignment.fixed"])
+
+
 def test_decode_level_uses_that_levels_decoder(model, ref) -> None:
     audio = model.decode_level(ref["vqvae.given_tokens.L2"], 0)
     torch.testing.assert_close(audio, ref["vqvae.decode_given.L2"], rtol=1e-4, atol=1e-5)
@@ -122,9 +140,7 @@ def test_decode_level_uses_that_levels_decoder(model, ref) -> None:
 
 def _hf_prior_sample(level, context, labels, *, start, total_length, sample_tokens):
     """One window sampled by transformers' JukeboxPrior itself (the oracle)."""
-    from tests.engine.tiny import _hf_model
-
-    prior = _hf_model().priors[level]
+    prior = hf_model().priors[level]
     metadata = prior.get_metadata(labels, start, total_length, 0)
     with torch.no_grad():
         return prior.sample(
