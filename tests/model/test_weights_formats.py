@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from jukestudio.model.config import JukeboxConfig, preset
 from jukestudio.model.weights.errors import CheckpointError
-from jukestudio.model.weights.hf_format import read_hf_folder
+from jukestudio.model.weights.hf_format import TensorSource, read_hf_folder
 from jukestudio.model.weights.loader import fill_module, load_component, load_model
 from jukestudio.model.weights.modules import COMPONENTS, meta_component, state_prefix
 from jukestudio.model.weights.openai_format import OriginalFile, config_for_files, read_original
@@ -73,14 +73,8 @@ def test_original_files_and_hf_folder_give_the_same_weights(fixture: str) -> Non
             assert torch.equal(value, stored.float()), key  # cast to the module's float32
 
 
-def _as_source(state: dict):
-    from jukestudio.model.weights.hf_format import TensorSource
-
-    source = TensorSource()
-    for key, tensor in state.items():
-        source.loaders[key] = lambda tensor=tensor: tensor
-        source.shapes[key] = tuple(tensor.shape)
-    return source
+def _as_source(state: dict) -> TensorSource:
+    return TensorSource.from_state(state)
 
 
 def test_hf_folder_loads_with_tied_output_filled_in() -> None:

@@ -43,6 +43,15 @@ class TensorSource:
     def get(self, name: str) -> torch.Tensor:
         return self.loaders[name]()
 
+    @classmethod
+    def from_state(cls, state: Mapping[str, torch.Tensor]) -> TensorSource:
+        """Tensors already in memory (or memory-mapped), e.g. a renamed original state dict."""
+        source = cls()
+        for name, tensor in state.items():
+            source.loaders[name] = lambda tensor=tensor: tensor
+            source.shapes[name] = tuple(tensor.shape)
+        return source
+
 
 class _ShapeOnly:
     """Stands in for a tensor where only ``.shape`` is needed (key-set checks)."""

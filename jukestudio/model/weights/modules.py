@@ -87,6 +87,11 @@ def _layout(config_json: str, component: str) -> tuple[Shapes, dict[str, str]]:
     return {n: tuple(t.shape) for n, t in module.state_dict().items()}, tied_names(module)
 
 
+def tied_aliases(config: JukeboxConfig, component: str) -> dict[str, str]:
+    """``tied_names`` of a component, without building it again."""
+    return dict(_layout(config.to_json_string(), component)[1])
+
+
 def check_state(
     state: dict[str, Any], config: JukeboxConfig, component: str, path: Any, *, module: nn.Module | None = None
 ) -> None:

@@ -36,7 +36,7 @@ from jukestudio.model.weights.hf_format import (
     read_hf_folder,
     shape_view,
 )
-from jukestudio.model.weights.modules import COMPONENTS, check_state, meta_component, tied_names
+from jukestudio.model.weights.modules import COMPONENTS, check_state, tied_aliases
 from jukestudio.model.weights.openai_format import config_for_files, read_original
 from jukestudio.model.weights.safetensors_io import sha256_file, write_safetensors
 
@@ -103,13 +103,7 @@ def _from_original(files: list[Path], expect: str | None) -> _Parts:
             raise CheckpointError(path, f"holds the same part ({original.component}) as {clash.path}")
         originals.append(original)
     config, matched = config_for_files(originals, expect)
-    sources = {}
-    for original in originals:
-        source = TensorSource()
-        for name, tensor in original.state.items():
-            source.loaders[name] = lambda tensor=tensor: tensor
-            source.shapes[name] = tuple(tensor.shape)
-        sources[original.component] = source
+    sources = {o.component: TensorSource.from_state(o.state) for o in originals}
     return _Parts(config, matched, sources, {o.component: [str(o.path.resolve())] for o in originals})
 
 
@@ -197,7 +191,7 @@ def _default_name(parts: _Parts, hf_folder: Path | None, files: list[Path]) -> s
 
 def _stored_tensors(component: str, config: JukeboxConfig, source: TensorSource, path: Any) -> dict[str, Any]:
     """The tensors to store: tied aliases are dropped (after checking they equal their owner)."""
-    aliases = tied_names(meta_component(config, component))
+    aliases = tied_aliases(config, component)
     for alias, owner in aliases.items():
         if alias in source and owner in source:
             a, b = source.get(alias), source.get(owner)
@@ -264,14 +258,9 @@ def write_entry_from_states(
     progress: Progress | None = None,
 ) -> ModelInfo:
     """Store in-memory state dicts (component-local names) as an entry; used for the demo model."""
-    sources = {}
     for component, state in states.items():
-        source = TensorSource()
-        for key, tensor in state.items():
-            source.loaders[key] = lambda tensor=tensor: tensor
-            source.shapes[key] = tuple(tensor.shape)
         check_state(state, config, component, f"<{name}:{component}>")
-        sources[component] = source
+    sources = {component: TensorSource.from_state(state) for component, state in states.items()}
     parts = _Parts(config, preset_name, sources, {})
     target = entry_dir(name)
     staging = Path(tempfile.mkdtemp(prefix=f".importing-{name}-", dir=paths.model_store_dir()))
