@@ -226,12 +226,18 @@ def finish_job(state: JobState, model: Any, project: Project | None = None) -> l
     geometries = sample_loop.level_geometries(model.config)
     seed = int(state.settings.get("seed", 0))
     take_ids = list(info["take_ids"])
+    if kind in ("compose", "continue") and not take_ids:
+        # a job created elsewhere without take ids (the GUI's): choose them and record them first,
+        # so finishing again after a crash rewrites the same takes
+        take_ids = [new_take_id() + f"{i:02d}" for i in range(codes[0].shape[0])]
+        info["take_ids"] = take_ids
+        state.save(tensors=False)
     if kind in ("compose", "continue"):
         source = info.get("source", {})
         parent = source.get("parent_id")
         duration = codes[0].shape[1] * geometries[0].raw_to_tokens / sr
-        continued_from = None
-        if kind == "continue":
+        continued_from = source.get("continued_from_s")
+        if kind == "continue" and continued_from is None:
             continued_from = int(source.get("continued_from_tokens", 0)) * geometries[0].raw_to_tokens / sr
         for i, take_id in enumerate(take_ids):
             if take_id not in project:
@@ -251,7 +257,8 @@ def finish_job(state: JobState, model: Any, project: Project | None = None) -> l
                     project.write_codes(take_id, level, level_codes[i], complete=done)
         _write_previews(project, model, take_ids, codes[0])
     elif kind == "upsample":
-        region = info.get("source", {}).get("region_tokens")
+        source = info.get("source", {})
+        region = source.get("region_tokens") or source.get("region")
         for i, take_id in enumerate(take_ids):
             for level in state.settings["levels"]:
                 project.write_codes(take_id, level, codes[level][i], complete=region is None)

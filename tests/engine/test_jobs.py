@@ -262,3 +262,18 @@ def test_out_of_memory_retries_the_window_with_half_the_batch(model, monkeypatch
     assert calls == [2, 1, 1]
     assert codes[0].shape == (2, 20)
     assert messages and "retrying the window with 1 takes at a time" in messages[0]
+
+
+def test_a_job_created_without_take_ids_finishes_into_new_takes(project, model) -> None:
+    # jobs created elsewhere (the GUI) may leave choosing take ids to the engine
+    settings = jobs.compose_settings(model.config, 0.05, total_seconds=0.9, seed=1, chunk_size=8)
+    state = jobs.create_job(
+        project.folder, "compose", model_name=str(TINY_HF), config=model.config,
+        codes=[torch.zeros(2, 0, dtype=torch.long) for _ in range(3)],
+        labels=takes.labels_for(model.config, project.settings), settings=settings,
+    )  # fmt: skip
+    assert state.info["take_ids"] == []
+    result = jobs.run_job(state.folder, model=model, project=project)
+    assert len(result.take_ids) == 2
+    assert json.loads((state.folder / "job.json").read_text())["take_ids"] == result.take_ids
+    assert all(project.take(t).job_id == state.job_id for t in result.take_ids)
