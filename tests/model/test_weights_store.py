@@ -17,7 +17,7 @@ from jukestudio.model.modeling import JukeboxModel
 from jukestudio.model.prior import JukeboxPrior
 from jukestudio.model.weights.demo import DEMO_NAME, ensure_demo_model
 from jukestudio.model.weights.errors import CheckpointError
-from jukestudio.model.weights.loader import load_component, load_model
+from jukestudio.model.weights.loader import load_component, load_into, load_model, release
 from jukestudio.model.weights.modules import COMPONENTS
 from jukestudio.model.weights.store import StoreError, import_model, list_models, remove_model, verify_model
 from tests.conftest import ORIG_TINY
@@ -158,3 +158,22 @@ def test_demo_model_is_made_once_deterministic_and_flagged(tmp_path: Path, monke
     again = json.loads((ensure_demo_model().path / "manifest.json").read_text())
     for component in COMPONENTS:
         assert again["components"][component]["sha256"] == first["components"][component]["sha256"]
+
+
+def test_parts_swap_in_and_out_of_memory() -> None:
+    """The notebook's way of working: top prior first, then free it and load the upsamplers."""
+    import_model([TINY_HF], name="tiny")
+    reference = load_file(str(TINY_HF / "model.safetensors"))
+    model = load_model("tiny", components=["vqvae", "prior_0"])
+    assert model.loaded_components == ("vqvae", "prior_0")
+    release(model, ["prior_0"])
+    assert model.loaded_components == ("vqvae",)
+    assert all(p.is_meta for p in model.priors[0].parameters())
+    load_into(model, "tiny", ["prior_1", "prior_2", "prior_0"])
+    assert model.loaded_components == COMPONENTS
+    state = model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in reference.items())
+    assert model.priors[0].prior.fc_proj_out.weight is model.priors[0].prior.embed_tokens.weight
+    import_model([TINY_ORIG / "prior_level_2.pth.tar"], name="other")
+    with pytest.raises(CheckpointError, match="different model"):
+        load_into(model, "other", ["prior_0"])

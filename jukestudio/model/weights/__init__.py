@@ -7,6 +7,8 @@ Public entry points (everything else is an implementation detail):
 * ``list_models()``, ``model_info(name)``, ``verify_model(name)``, ``remove_model(name)``;
 * ``load_model(name_or_path, components=None, device="cpu", dtype=None)`` → ``JukeboxModel``;
   ``load_component(name_or_path, "prior_0", ...)`` → one ``JukeboxPrior`` / ``JukeboxVQVAE``;
+  ``load_into(model, name_or_path, ["prior_1"])`` / ``release(model, ["prior_0"])`` swap parts in
+  and out of memory (parts not loaded sit on the ``meta`` device);
 * ``ensure_demo_model()`` — the untrained "demo" entry, made on first use;
 * ``CheckpointError`` (bad weights, names the file), ``StoreError`` (bad store operation).
 
@@ -15,7 +17,7 @@ Component names: ``vqvae``, ``prior_0`` (top), ``prior_1`` (middle), ``prior_2``
 
 from jukestudio.model.weights.demo import DEMO_NAME, ensure_demo_model
 from jukestudio.model.weights.errors import CheckpointError, UnsafeCheckpointError
-from jukestudio.model.weights.loader import load_component, load_model
+from jukestudio.model.weights.loader import load_component, load_into, load_model, release
 from jukestudio.model.weights.modules import COMPONENTS
 from jukestudio.model.weights.store import (
     ModelInfo,
@@ -38,8 +40,10 @@ __all__ = [
     "import_model",
     "list_models",
     "load_component",
+    "load_into",
     "load_model",
     "model_info",
+    "release",
     "remove_model",
     "verify_model",
 ]

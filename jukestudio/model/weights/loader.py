@@ -117,16 +117,59 @@ def load_model(
     """
     config, sources, where = open_weights(name_or_path)
     chosen = list(components) if components is not None else [c for c in COMPONENTS if c in sources]
+    model = meta_model(config)
+    model.loaded_components = ()
+    _fill_parts(model, config, sources, where, chosen, device, dtype)
+    return model.eval()
+
+
+def load_into(
+    model: JukeboxModel,
+    name_or_path: str | os.PathLike[str],
+    components: Iterable[str],
+    *,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype | None = None,
+) -> JukeboxModel:
+    """Load more parts into a model from ``load_model`` (e.g. the upsamplers after the top prior)."""
+    config, sources, where = open_weights(name_or_path)
+    if config.to_dict() | {"name": None} != model.config.to_dict() | {"name": None}:
+        raise CheckpointError(where, "holds a different model than the one to load into")
+    _fill_parts(model, config, sources, where, list(components), device, dtype)
+    return model
+
+
+def release(model: JukeboxModel, components: Iterable[str]) -> JukeboxModel:
+    """Give a part's memory back: its tensors return to the ``meta`` device (load it again to use it)."""
+    for component in components:
+        component_of(model, component).to("meta")
+    released = set(components)
+    model.loaded_components = tuple(c for c in getattr(model, "loaded_components", ()) if c not in released)
+    return model
+
+
+def _fill_parts(
+    model: JukeboxModel,
+    config: JukeboxConfig,
+    sources: dict[str, TensorSource],
+    where: Path,
+    chosen: list[str],
+    device: torch.device | str,
+    dtype: torch.dtype | None,
+) -> None:
     for component in chosen:
         _source(sources, component, where)
-    model = meta_model(config)
     for component in chosen:
-        module = component_of(model, component)
-        check_state(shape_view(sources[component]), config, component, where, module=module)
-        fill_module(module, sources[component], device=device, dtype=dtype, where=where, component=component)
-    model.loaded_components = tuple(c for c in COMPONENTS if c in chosen)
-    log.info("loaded %s from %s (%s)", ", ".join(model.loaded_components), where, dtype or "module dtype")
-    return model.eval()
+        fresh = meta_component(config, component)  # a part may have been used or released before
+        check_state(shape_view(sources[component]), config, component, where, module=fresh)
+        fill_module(fresh, sources[component], device=device, dtype=dtype, where=where, component=component)
+        if component == "vqvae":
+            model.vqvae = fresh
+        else:
+            model.priors[int(component[-1])] = fresh
+    loaded = set(getattr(model, "loaded_components", ())) | set(chosen)
+    model.loaded_components = tuple(c for c in COMPONENTS if c in loaded)
+    log.info("loaded %s from %s (%s)", ", ".join(chosen), where, dtype or "module dtype")
 
 
 def _source(sources: dict[str, TensorSource], component: str, where: Path) -> TensorSource:
