@@ -45,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "jukestudio"])
     app.setApplicationName("jukestudio")
     app.setOrganizationName("jukestudio")
+    from jukestudio.gui.theme import apply_dark_theme
+
+    apply_dark_theme(app)
     window = create_window(args.project)
     if args.prompt is not None:
         window.open_prompt(args.prompt)

@@ -60,6 +60,8 @@ class JobRow:
     def progress_text(self) -> str:
         if self.status in ("failed", "cancelled") and self.message:
             return self.message
+        if self.status == "done":
+            return "finished"
         if self.level is None:
             return f"{self.fraction:.0%}"
         name = LEVEL_NAMES.get(self.level, f"level {self.level}")
@@ -195,7 +197,10 @@ class JobsPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(PROGRESS_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(PROGRESS_COLUMN, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(PROGRESS_COLUMN, 240)
+        self.table.setWordWrap(False)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.cancel_action = QAction("Cancel job", self)
         self.cancel_action.triggered.connect(self.cancel_selected)

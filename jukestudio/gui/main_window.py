@@ -75,6 +75,10 @@ class MainWindow(QMainWindow):
             "transport": self._dock("Transport", self.transport, Qt.DockWidgetArea.BottomDockWidgetArea),
             "jobs": self._dock("Jobs", self.jobs, Qt.DockWidgetArea.BottomDockWidgetArea),
         }
+        self.splitDockWidget(self.docks["transport"], self.docks["jobs"], Qt.Orientation.Vertical)
+        self.transport.setMaximumHeight(self.transport.sizeHint().height() + 8)
+        self.resizeDocks([self.docks["song"], self.docks["takes"]], [340, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["jobs"]], [170], Qt.Orientation.Vertical)
         self.status = QLabel(self)
         self.statusBar().addWidget(self.status, 1)
         self._build_actions()
@@ -336,7 +340,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"jukestudio — {folder.name}")
         self._audio_cache.clear()
         self.audition.unload()
-        self.waveform.clear()
+        self.waveform.clear_take()
         self.refresh_takes()
         self.show_message(f"Project {folder}")
 
@@ -455,7 +459,7 @@ class MainWindow(QMainWindow):
         self.studio.delete_takes(ids)
         if self.audition.take_id in ids:
             self.audition.unload()
-            self.waveform.clear()
+            self.waveform.clear_take()
         self.refresh_takes()
         self.show_message(f"Deleted {len(ids)} take(s) — Edit ▸ Undo brings them back.")
 

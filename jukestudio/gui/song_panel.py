@@ -84,7 +84,7 @@ class SongPanel(QWidget):
 
         form = QFormLayout()
         form.addRow("Model", model_row)
-        form.addRow("", self.model_status)
+        form.addRow(self.model_status)
         form.addRow("Artist", self.artist)
         form.addRow("Genres", self.genres)
         form.addRow("Song length (s)", self.total_seconds)

@@ -266,7 +266,8 @@ _WORD = re.compile(r"\S+")
 def words_from_alignment(
     alignment: Any, lyrics: str, positions: tuple[int, ...], seconds_per_token: float
 ) -> list[list[Any]]:
-    """``[[start_s, end_s, word], ...]``: each token's most attended lyric character → its word.
+    """``[[start_s, end_s, word], ...]`` from an alignment (T tokens × lyric ids): the most attended
+    character of each token, traced to the word the user typed.
 
     ``positions[i]`` is the index in ``lyrics`` of lyric id ``i`` (the tokenizer's trace), so words are
     the user's own words as typed.
@@ -278,22 +279,20 @@ def words_from_alignment(
     for w, (start, end, _) in enumerate(spans):
         for c in range(start, end):
             char_to_word[c] = w
+    # Lyrics are sung in order: a word starts where the attention first moves past the previous
+    # word to it, and lasts until the next word starts (the original's monotonic reading).
     best_char = alignment.argmax(axis=1)
-    times: dict[int, list[int]] = {}
+    starts: list[tuple[int, int]] = []  # (token, word index)
+    current = -1
     for t, c in enumerate(best_char):
-        if int(c) < len(positions):
-            w = char_to_word.get(positions[int(c)])
-            if w is not None:
-                times.setdefault(w, []).append(t)
+        w = char_to_word.get(positions[int(c)]) if int(c) < len(positions) else None
+        if w is not None and w > current:
+            current = w
+            starts.append((t, w))
     words = []
-    last_end = -1.0
-    for w in sorted(times):
-        start = times[w][0] * seconds_per_token
-        end = (times[w][-1] + 1) * seconds_per_token
-        if start < last_end:  # keep the words in order along the time axis
-            continue
-        words.append([round(start, 3), round(end, 3), spans[w][2]])
-        last_end = end
+    for i, (t, w) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(best_char)
+        words.append([round(t * seconds_per_token, 3), round(end * seconds_per_token, 3), spans[w][2]])
     return words
 
 

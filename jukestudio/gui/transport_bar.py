@@ -64,4 +64,10 @@ class TransportBar(QWidget):
 
     def set_available(self, available: bool, reason: str = "") -> None:
         """No audio device: the buttons stay usable for the playhead, and the bar says why it is silent."""
-        self.status_label.setText("" if available else f"Playback unavailable: {reason}" if reason else "No audio")
+        if available:
+            self.status_label.setText("")
+        elif reason.lower().startswith("playback unavailable"):
+            self.status_label.setText(reason)
+        else:
+            self.status_label.setText(f"Playback unavailable: {reason}" if reason else "Playback unavailable")
+        self.status_label.setToolTip(self.status_label.text())

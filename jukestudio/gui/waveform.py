@@ -24,7 +24,8 @@ WAVE_COLOR = "#5aa9e6"
 PLAYHEAD_COLOR = "#ff5964"
 LEVEL_COLORS = {0: "#ffe066", 1: "#7bd389", 2: "#c49bff"}  # prior order: 0 = top
 LEVEL_NAMES = {0: "top", 1: "level 1", 2: "level 0"}
-LYRIC_Y = -1.25
+LYRIC_Y = -1.3
+LANE_STEP = 0.2
 WORD_COLOR = QColor("#9aa5b1")
 CURRENT_WORD_COLOR = QColor("#ffffff")
 
@@ -129,7 +130,8 @@ class WaveformView(pg.PlotWidget):
     def set_audio(self, audio: np.ndarray, sample_rate: int) -> None:
         self.set_peak_source(*peaks_from_array(audio, sample_rate))
 
-    def clear(self) -> None:  # type: ignore[override]
+    def clear_take(self) -> None:
+        """Show nothing (PlotWidget.clear would remove the playhead and region items for good)."""
         self.set_peak_source(None, 0.0)
         self.set_alignment([])
         self.set_level_progress({})
@@ -232,9 +234,10 @@ class WaveformView(pg.PlotWidget):
         self._words = sorted((float(s), float(e), str(w)) for s, e, w in words)
         self._starts = [w[0] for w in self._words]
         self._word_items = []
-        for start, _end, word in self._words:
+        for i, (start, _end, word) in enumerate(self._words):
             text = pg.TextItem(word, color=WORD_COLOR, anchor=(0, 0.5))
-            text.setPos(QPointF(start, LYRIC_Y))
+            # two staggered lanes, so neighbouring words stay readable when they are close in time
+            text.setPos(QPointF(start, LYRIC_Y + LANE_STEP * (i % 2)))
             self.addItem(text)
             self._word_items.append(text)
         self._current_word = -1

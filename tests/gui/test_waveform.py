@@ -89,3 +89,28 @@ def test_level_markers_and_lyric_highlight_follow_the_playhead(view):
     assert view.current_word() is None
     view.set_playhead(1.5)
     assert view.current_word() == "world" and view.playhead == 1.5
+
+
+def test_clear_take_keeps_the_playhead_and_region_items(view):
+    """PlotWidget.clear() would remove every item for good; clear_take only empties the view."""
+    view.set_audio(np.ones(SR, np.float32) * 0.5, SR)
+    view.set_region(0.2, 0.4)
+    view.clear_take()
+    assert view.region() is None and view.duration == 0.0 and len(view.curve_data()[0]) == 0
+    view.set_audio(np.ones(SR, np.float32) * 0.5, SR)
+    view.set_region(0.2, 0.4)
+    view.set_playhead(0.3)
+    items = view.getPlotItem().vb.addedItems
+    assert view._curve in items and view._playhead in items and view._region in items
+    assert len(view.curve_data()[0]) > 0 and view.region() == (0.2, 0.4)
+
+
+def test_words_from_alignment_read_the_lyrics_in_order():
+    from jukestudio.gui.studio_jobs import words_from_alignment
+
+    lyrics = "la  di da"
+    positions = (0, 1, 4, 5, 7, 8)  # lyric id → index in the typed text (the spaces were dropped here)
+    attended = [0, 1, 0, 2, 3, 1, 4, 5, 5]  # token → most attended lyric id; the 1 at t=5 looks back
+    alignment = np.eye(6)[attended]
+    words = words_from_alignment(alignment, lyrics, positions, seconds_per_token=0.5)
+    assert words == [[0.0, 1.5, "la"], [1.5, 3.0, "di"], [3.0, 4.5, "da"]]
