@@ -9,6 +9,7 @@ import random
 import struct
 import sys
 import types
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -214,3 +215,16 @@ def test_a_damaged_memo_index_is_refused_before_it_allocates(tmp_path: Path) -> 
     path.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="memo index"):
         read_checkpoint(path)
+
+
+def test_a_compressed_zip_is_refused(tmp_path: Path, monkeypatch) -> None:
+    fake = _fake_jukebox_module(monkeypatch)
+    plain = tmp_path / "plain.pt"
+    torch.save({"hps": fake.Hyperparams(level=1), "model": {"w": torch.zeros(1000)}}, plain)
+    packed = tmp_path / "packed.pt"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            target.writestr(item.filename, source.read(item))
+    with pytest.raises(CheckpointError, match="compressed") as info:
+        read_checkpoint(packed)
+    assert str(packed) in str(info.value)

@@ -352,6 +352,9 @@ def _read_zip(path: Path, fmap: _FileMap) -> Any:
         prefix = pkl[0][: -len("data.pkl")]
         if f"{prefix}byteorder" in names and archive.read(f"{prefix}byteorder") != b"little":
             raise CheckpointError(path, "big-endian checkpoints are not supported")
+        if any(i.compress_type != zipfile.ZIP_STORED for i in archive.infolist()):
+            # torch never compresses; refusing compression also rules out decompression bombs
+            raise CheckpointError(path, "a compressed zip: not a file torch.save wrote")
         pickled = archive.read(pkl[0])
         _check_memo(io.BytesIO(pickled))
         unpickler = _RestrictedUnpickler(io.BytesIO(pickled), zip_format=True)
@@ -365,16 +368,12 @@ def _read_zip(path: Path, fmap: _FileMap) -> Any:
             nbytes = ref.numel * ref.dtype.itemsize
             if info.file_size < nbytes:
                 raise CheckpointError(path, f"corrupt checkpoint (storage {key} is too short)")
-            if info.compress_type == zipfile.ZIP_STORED:
-                local = fmap.map[info.header_offset : info.header_offset + 30]
-                name_len, extra_len = struct.unpack("<HH", local[26:30])
-                start = info.header_offset + 30 + name_len + extra_len
-                if start + nbytes > fmap.size:
-                    raise CheckpointError(path, "the file is truncated")
-                roots[key] = fmap.tensor(start, ref.dtype, ref.numel)
-            else:  # torch never compresses, but a re-zipped file might
-                data = bytearray(archive.read(info))
-                roots[key] = torch.frombuffer(data, dtype=ref.dtype, count=ref.numel) if ref.numel else torch.empty(0)
+            local = fmap.map[info.header_offset : info.header_offset + 30]
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            start = info.header_offset + 30 + name_len + extra_len
+            if start + nbytes > fmap.size:
+                raise CheckpointError(path, "the file is truncated")
+            roots[key] = fmap.tensor(start, ref.dtype, ref.numel)
     return _materialise(result, roots)
 
 
