@@ -230,3 +230,25 @@ def test_file_without_hps_that_matches_no_preset_is_refused() -> None:
     orphan = OriginalFile(Path("prior_level_1.pth.tar"), "prior_1", state, None)
     with pytest.raises(CheckpointError, match="has no hps and matches no released"):
         config_for_files([orphan])
+
+
+def test_original_file_with_a_missing_and_a_misshaped_weight_lists_both(tmp_path: Path, monkeypatch) -> None:
+    import jukestudio.model.weights.openai_format as fmt
+
+    source = ORIG_TINY / "tiny" / "orig" / "prior_level_1.pth.tar"
+    original_reader = fmt.read_checkpoint
+
+    def damaged(path):
+        data = original_reader(path)
+        model = dict(data["model"])
+        del model["prior.transformer._attn_mods.2.mlp.c_fc.b"]
+        model["y_emb.artist_emb.emb.weight"] = torch.zeros(10, 32)
+        return {**data, "model": model}
+
+    monkeypatch.setattr(fmt, "read_checkpoint", damaged)
+    with pytest.raises(CheckpointError) as info:
+        import_model([source])
+    error = info.value
+    assert error.path == source
+    assert error.missing == ["prior.transformer._attn_mods.2.mlp.c_fc.bias"]
+    assert error.mismatched == {"metadata_embedding.artist_emb.weight": ((10, 32), (4111, 32))}
