@@ -252,3 +252,11 @@ def test_original_file_with_a_missing_and_a_misshaped_weight_lists_both(tmp_path
     assert error.path == source
     assert error.missing == ["prior.transformer._attn_mods.2.mlp.c_fc.bias"]
     assert error.mismatched == {"metadata_embedding.artist_emb.weight": ((10, 32), (4111, 32))}
+
+
+def test_an_hf_weights_file_given_alone_says_to_import_its_folder(tmp_path: Path) -> None:
+    state = load_file(str(ORIG_TINY / "tiny" / "hf_model" / "model.safetensors"))
+    path = tmp_path / "pytorch_model.bin"
+    torch.save({k: v for k, v in state.items() if k.startswith("vqvae.")}, path)
+    with pytest.raises(CheckpointError, match="Hugging Face checkpoint: import the folder"):
+        import_model([path])

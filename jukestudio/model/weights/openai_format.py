@@ -82,6 +82,8 @@ def _describe(component: str) -> str:
 def _resolve_component(path: Path, state: Mapping[str, Any], hps: dict[str, Any] | None, wanted: str | None) -> str:
     kind = _content_kind(state)
     if kind == "unknown":
+        if any(k.startswith(("vqvae.", "priors.")) for k in state):
+            raise CheckpointError(path, "is a Hugging Face checkpoint: import the folder that holds it and config.json")
         raise CheckpointError(path, "holds no Jukebox VQ-VAE or prior weights (no known keys)")
     if kind == "vqvae":
         found = "vqvae"
@@ -111,6 +113,8 @@ def read_original(path: str | Path, component: str | None = None) -> OriginalFil
     path = Path(path)
     data = read_checkpoint(path)
     if not isinstance(data, Mapping) or not isinstance(data.get("model"), Mapping):
+        if isinstance(data, Mapping) and any(str(k).startswith(("vqvae.", "priors.")) for k in data):
+            raise CheckpointError(path, "is a Hugging Face checkpoint: import the folder that holds it and config.json")
         raise CheckpointError(path, "not an OpenAI Jukebox checkpoint (no 'model' state dict)")
     raw = data["model"]
     bad = [str(k) for k, v in raw.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
