@@ -7,6 +7,7 @@ torch and the model code are imported lazily inside those calls, so the window s
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -154,6 +155,8 @@ class Studio:
     def __init__(self, model_loader: Callable[..., Any] | None = None) -> None:
         self.models = ModelCache(model_loader)
         self.project: Any = None
+        self._job_numbers = itertools.count(1)
+        self.engine_job_ids: dict[str, str] = {}  # the window's job id → the engine's job folder name
 
     # ------------------------------------------------------------------ models
     def list_models(self) -> list[ModelEntry]:
@@ -343,10 +346,9 @@ class Studio:
             raise ValueError("Choose a model first (Models ▸ Manage models…).")
         return name
 
-    def _spec(self, kind: str, label: str, create: Callable[[Any, str], Any]) -> JobSpec:
-        from jukestudio.engine.state import new_job_id
-
-        job_id = new_job_id(kind)
+    def _spec(self, kind: str, label: str, create: Callable[[Any], Any]) -> JobSpec:
+        """A job whose engine state is created on the job thread (it needs the model), then run."""
+        job_id = f"{kind}-{next(self._job_numbers)}"  # the window's handle; the engine names its folder
         name = self._model_name()
         project = self.project
 
@@ -355,7 +357,9 @@ class Studio:
 
             _leave_a_core_for_the_window()
             model = self.models.get(name)
-            state = create(model, job_id)
+            token.raise_if_cancelled()
+            state = create(model)
+            self.engine_job_ids[job_id] = state.job_id
             return run_job(
                 state.folder, model=model, report=report, cancel=token, finish=studio_jobs.finish_into(project)
             )
@@ -364,33 +368,33 @@ class Studio:
 
     def compose_job(self, song: SongSettings, seed: int, prompt: np.ndarray | None, prompt_name: str) -> JobSpec:
         self.set_project_settings(song)
-        project, name = self.project, self._model_name()
+        project = self.project
         what = f"from {prompt_name}" if prompt is not None else f"{song.take_seconds:g} s"
         return self._spec(
             "compose",
             f"Compose {song.n_takes} take(s), {what}",
-            lambda model, job_id: studio_jobs.create_compose(project, model, name, job_id, seed, prompt, prompt_name),
+            lambda model: studio_jobs.create_compose(project, model, seed, prompt, prompt_name),
         )
 
     def continue_job(self, take_id: str, seconds: float, song: SongSettings, seed: int) -> JobSpec:
         self.set_project_settings(song)
-        project, name = self.project, self._model_name()
+        project = self.project
         take = project.take(take_id)
         return self._spec(
             "continue",
             f"Continue {take.name} by {seconds:g} s ({song.n_takes} variation(s))",
-            lambda model, job_id: studio_jobs.create_continue(project, model, name, job_id, take_id, seconds, seed),
+            lambda model: studio_jobs.create_continue(project, model, take_id, seconds, seed),
         )
 
     def upsample_job(self, take_ids: list[str], region: tuple[float, float] | None, song: SongSettings) -> JobSpec:
-        project, name = self.project, self._model_name()
+        project = self.project
         seed = song.seed if song.seed is not None else int(np.random.default_rng().integers(0, 2**31 - 1))
         names = ", ".join(project.take(t).name for t in take_ids)
         where = f" {region[0]:.1f}–{region[1]:.1f} s" if region else ""
         return self._spec(
             "upsample",
             f"Upsample {names}{where}",
-            lambda model, job_id: studio_jobs.create_upsample(project, model, name, job_id, take_ids, region, seed),
+            lambda model: studio_jobs.create_upsample(project, model, take_ids, region, seed),
         )
 
     def unfinished_jobs(self) -> list[Any]:

@@ -74,6 +74,9 @@ def test_compose_audition_continue_upsample_export_save_reopen_undo(qtbot, demo_
     take_len = window.studio.project.take(roots[0]).duration_s
     assert take_len == pytest.approx(TAKE_S, abs=128 / SR)
     assert window.waveform.duration == pytest.approx(take_len)
+    words = window.studio.alignment(roots[0])  # lyric words laid along the time axis
+    assert words and all(w in ["summertime", "and", "the", "living", "is", "easy"] for _s, _e, w in words)
+    assert len(window.waveform._word_items) == len(window.studio.alignment(window.audition.take_id))
     seed = window.song.seed.value()
     assert window.studio.project.take(roots[0]).seed == seed  # the random seed is shown and kept
 

@@ -82,7 +82,7 @@ def test_cancel_a_running_job_keeps_its_finished_windows(qtbot, window):
     assert ended.args == [job_id, "cancelled"]
     row = window.jobs_model.job(job_id)
     assert row.status == "cancelled" and "kept" in row.message
-    state = JobState.load(window.studio.project.jobs_dir / job_id)
+    state = JobState.load(window.studio.project.jobs_dir / window.studio.engine_job_ids[job_id])
     assert state.status == "cancelled"
     top_tokens = window.studio.project.read_codes(take_id)[0].shape[0]
     assert state.codes[1].shape[1] == top_tokens * 4  # level 1 finished and kept
@@ -98,3 +98,21 @@ def test_a_failing_job_shows_its_message(qtbot, window):
     assert "minimum" in row.message
     assert window.last_message.startswith("Job failed:") and "minimum" in window.last_message
     assert window.status.text() == window.last_message
+
+
+def test_unfinished_jobs_are_offered_and_resumed_on_open(qtbot, window, tmp_path):
+    from jukestudio.engine import takes
+    from jukestudio.project import Project
+
+    folder = tmp_path / "crashed"
+    project = Project.create(folder, window.studio.project.settings)
+    config = window.studio.model_config("demo")
+    state = takes.create_compose(project, config, n_takes=1, seconds=0.1, seed=7)  # queued, never run
+    project.close()
+    assert window.open_project(folder)
+    assert "1 unfinished job" in window.last_message
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
+        window.act_resume.trigger()
+    assert ended.args == [state.job_id, "done"], window.last_message
+    assert window.takes.take_ids() == state.info["take_ids"]
+    assert window.studio.unfinished_jobs() == []
