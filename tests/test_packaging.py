@@ -203,6 +203,12 @@ def test_numeric_version_has_four_numbers(version: str, numeric: str) -> None:
     assert build.numeric_version(version) == numeric
 
 
+def test_cuda_build_is_told_by_the_torch_wheel_label() -> None:
+    assert build.is_cuda_build("2.13.0+cu128") and build.is_cuda_build("2.13.0+cu126")
+    assert not build.is_cuda_build("2.13.0+cpu")
+    assert not build.is_cuda_build("2.13.0+rocm6.4")
+
+
 def test_licenses_file_holds_our_license_then_jukebox_noncommercial_license(tmp_path: Path) -> None:
     written = build.write_licenses(tmp_path)
     raw = written.read_bytes()
