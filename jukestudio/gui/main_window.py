@@ -630,6 +630,8 @@ class MainWindow(QMainWindow):
 
     def _job_progressed(self, job_id: str, progress) -> None:
         self.jobs_model.update_progress(job_id, progress)
+        if progress.message and progress.message not in ("starting", "resuming", "done", self.last_message):
+            self.show_message(progress.message)  # e.g. "out of GPU memory …: retrying with 2 takes at a time"
 
     def _job_finished(self, job_id: str, result) -> None:
         self.jobs_model.set_status(job_id, "done")
@@ -668,7 +670,9 @@ class MainWindow(QMainWindow):
         if not take_id or take_id == "prompt":
             self.show_message("Select a take to export.", error=True)
             return
-        dialog = ExportDialog(self, has_region=self.waveform.region() is not None)
+        take = self.takes.take(take_id)
+        default = self.studio.project_dir / "exports" / f"{take.name if take else take_id}.wav"
+        dialog = ExportDialog(self, str(default), has_region=self.waveform.region() is not None)
         if dialog.exec():
             choice = dialog.choice()
             region = self.waveform.region() if choice.region_only else None

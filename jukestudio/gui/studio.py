@@ -299,7 +299,44 @@ class Studio:
 
     # ------------------------------------------------------------------ audio (background threads)
     def take_audio(self, take_id: str) -> np.ndarray:
-        """The take at its best finished level: the cached preview, else decoded now and cached."""
+        """The take at its best finished level, with an upsampled region (if any) heard in place."""
+        audio = self._best_level_audio(take_id)
+        region = self.upsampled_region(take_id)
+        if region is None:
+            return audio
+        level, first_sample, codes = region
+        from jukestudio.engine.jobs import preview_audio
+
+        model = self.models.get(self.project.take(take_id).settings.model, decoder_only=True)
+        detail = preview_audio(model, codes.long().reshape(1, -1), level)[0].numpy()
+        end = min(len(audio), first_sample + len(detail))
+        spliced = audio.copy()
+        spliced[first_sample:end] = detail[: end - first_sample]
+        return spliced
+
+    def upsampled_region(self, take_id: str) -> tuple[int, int, Any] | None:
+        """(prior level, first sample, codes) of a region upsampled at a finer level than the take's
+        best finished one, from the engine's job record (its ``region_tokens``)."""
+        take = self.project.take(take_id)
+        best = take.best_level if take.best_level is not None else 0
+        partial = [p for p in range(best + 1, 3) if take.level_status(p) == "partial"]
+        if not partial or not take.job_id:
+            return None
+        from jukestudio.engine.state import JobStateError, read_job_info
+
+        try:
+            info = read_job_info(self.project.jobs_dir / take.job_id)
+        except JobStateError as exc:  # the job folder was removed or damaged: play what is finished
+            log.warning("take %s: region of job %s unavailable (%s)", take.name, take.job_id, exc)
+            return None
+        if not (info.get("source") or {}).get("region_tokens"):
+            return None
+        codes = self.project.read_codes(take_id)[max(partial)]
+        if codes is None or codes.numel() == 0:
+            return None
+        return max(partial), int(info["settings"].get("offset", 0)), codes
+
+    def _best_level_audio(self, take_id: str) -> np.ndarray:
         take = self.project.take(take_id)
         codes = self.project.read_codes(take_id)
         available = [p for p, c in enumerate(codes) if c is not None and c.numel()]

@@ -116,3 +116,25 @@ def test_unfinished_jobs_are_offered_and_resumed_on_open(qtbot, window, tmp_path
     assert ended.args == [state.job_id, "done"], window.last_message
     assert window.takes.take_ids() == state.info["take_ids"]
     assert window.studio.unfinished_jobs() == []
+
+
+def test_upsample_a_region_and_hear_it_in_place(qtbot, window):
+    window.song.take_seconds.setValue(0.3)
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS):
+        window.compose()
+    take_id = window.takes.take_ids()[0]
+    coarse = window.studio.take_audio(take_id)
+    window.takes.select(take_id)
+    window.waveform.set_region(0.1, 0.2)
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
+        window.act_upsample_region.trigger()
+    assert ended.args[1] == "done", window.last_message
+    take = window.studio.project.take(take_id)
+    assert take.level_status(0) == "done" and take.level_status(2) == "partial"
+    level, first, codes = window.studio.upsampled_region(take_id)
+    assert level == 2 and first == int(0.1 * SR) // 128 * 128  # rounded out to whole top-level tokens
+    mixed = window.studio.take_audio(take_id)
+    assert len(mixed) == len(coarse)
+    end = first + codes.numel() * 8
+    assert np.array_equal(mixed[:first], coarse[:first]) and np.array_equal(mixed[end:], coarse[end:])
+    assert not np.allclose(mixed[first:end], coarse[first:end])  # the region is heard at level 0
