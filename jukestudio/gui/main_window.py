@@ -123,6 +123,9 @@ class MainWindow(QMainWindow):
             "C&ontinue selected", lambda: self.continue_takes(), "Ctrl+Shift+C", "continue"
         )
         self.act_upsample = self._action("&Upsample selected", lambda: self.upsample(), "Ctrl+U", "upsample")
+        self.act_continue_here = self._action(
+            "Continue from &here", lambda: self.continue_takes(from_s=self._here()), None, "continue"
+        )
         self.act_upsample_region = self._action(
             "Upsample &region", lambda: self.upsample(region=self.waveform.region()), None, "upsample"
         )
@@ -151,7 +154,13 @@ class MainWindow(QMainWindow):
         edit.addAction(self.act_redo)
         edit.addAction(self.act_delete)
         take = bar.addMenu("&Take")
-        for action in (self.act_compose, self.act_continue, self.act_upsample, self.act_upsample_region):
+        for action in (
+            self.act_compose,
+            self.act_continue,
+            self.act_continue_here,
+            self.act_upsample,
+            self.act_upsample_region,
+        ):
             take.addAction(action)
         take.addSeparator()
         take.addAction(self.act_resume)
@@ -390,6 +399,8 @@ class MainWindow(QMainWindow):
             self.continue_takes(ids)
         elif action == "upsample":
             self.upsample(ids)
+        elif action == "continue_here":
+            self.continue_takes(ids[:1], from_s=self._here())
         elif action == "upsample_region":
             self.upsample(ids, region=self.waveform.region())
         elif action == "export" and ids:
@@ -582,7 +593,15 @@ class MainWindow(QMainWindow):
             return None
         return self._submit(spec)
 
-    def continue_takes(self, ids: list[str] | None = None, seconds: float | None = None) -> str | None:
+    def _here(self) -> float:
+        """Where "continue from here" cuts: the region's start, else the playhead."""
+        region = self.waveform.region()
+        return region[0] if region is not None else self.waveform.playhead
+
+    def continue_takes(
+        self, ids: list[str] | None = None, seconds: float | None = None, from_s: float | None = None
+    ) -> str | None:
+        ids = ids or ([self.audition.take_id] if from_s is not None and self.audition.take_id else None)
         ids = ids or self.takes.selected_ids()
         if not ids:
             self.show_message("Select a take to continue.", error=True)
@@ -592,7 +611,7 @@ class MainWindow(QMainWindow):
         job_ids = []
         for take_id in ids:  # one job per take: N variations of each
             try:
-                spec = self.studio.continue_job(take_id, seconds or settings.take_seconds, settings, seed)
+                spec = self.studio.continue_job(take_id, seconds or settings.take_seconds, settings, seed, from_s)
             except ValueError as exc:
                 self.show_message(str(exc), error=True)
                 continue
@@ -630,6 +649,13 @@ class MainWindow(QMainWindow):
 
     def _job_progressed(self, job_id: str, progress) -> None:
         self.jobs_model.update_progress(job_id, progress)
+        spec = self._job_kinds.get(job_id)
+        shown = self.audition.take_id
+        if spec is not None and shown in spec.take_ids and progress.n_windows:
+            # live marker: how far the level being sampled has come on the take on screen
+            markers = self.waveform.level_progress()
+            markers[progress.level] = self.waveform.duration * progress.window / progress.n_windows
+            self.waveform.set_level_progress(markers)
         if progress.message and progress.message not in ("starting", "resuming", "done", self.last_message):
             self.show_message(progress.message)  # e.g. "out of GPU memory …: retrying with 2 takes at a time"
 

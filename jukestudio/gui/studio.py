@@ -35,6 +35,7 @@ class JobSpec:
     label: str
     kind: str
     fn: Callable[..., Any]
+    take_ids: tuple[str, ...] = ()  # existing takes the job fills (upsample), for live level markers
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,7 @@ class Studio:
             raise ValueError("Choose a model first (Models ▸ Manage models…).")
         return name
 
-    def _spec(self, kind: str, label: str, create: Callable[[Any], Any]) -> JobSpec:
+    def _spec(self, kind: str, label: str, create: Callable[[Any], Any], take_ids: tuple[str, ...] = ()) -> JobSpec:
         """A job whose engine state is created on the job thread (it needs the model), then run."""
         job_id = f"{kind}-{next(self._job_numbers)}"  # the window's handle; the engine names its folder
         name = self._model_name()
@@ -401,7 +402,7 @@ class Studio:
                 state.folder, model=model, report=report, cancel=token, finish=studio_jobs.finish_into(project)
             )
 
-        return JobSpec(job_id, label, kind, run)
+        return JobSpec(job_id, label, kind, run, take_ids)
 
     def compose_job(self, song: SongSettings, seed: int, prompt: np.ndarray | None, prompt_name: str) -> JobSpec:
         self.set_project_settings(song)
@@ -413,14 +414,24 @@ class Studio:
             lambda model: studio_jobs.create_compose(project, model, seed, prompt, prompt_name),
         )
 
-    def continue_job(self, take_id: str, seconds: float, song: SongSettings, seed: int) -> JobSpec:
+    def continue_job(
+        self, take_id: str, seconds: float, song: SongSettings, seed: int, from_s: float | None = None
+    ) -> JobSpec:
+        """N variations that extend the take by ``seconds``; with ``from_s``, from that point of the
+        take instead of its end (the cut becomes a take of its own: the branch point in the tree)."""
         self.set_project_settings(song)
         project = self.project
         take = project.take(take_id)
+        where = f" from {from_s:.1f} s" if from_s is not None else ""
+
+        def create(model: Any) -> Any:
+            source = take_id
+            if from_s is not None:
+                source = studio_jobs.cut_take(project, model, take_id, from_s)
+            return studio_jobs.create_continue(project, model, source, seconds, seed)
+
         return self._spec(
-            "continue",
-            f"Continue {take.name} by {seconds:g} s ({song.n_takes} variation(s))",
-            lambda model: studio_jobs.create_continue(project, model, take_id, seconds, seed),
+            "continue", f"Continue {take.name}{where} by {seconds:g} s ({song.n_takes} variation(s))", create
         )
 
     def upsample_job(self, take_ids: list[str], region: tuple[float, float] | None, song: SongSettings) -> JobSpec:
@@ -432,6 +443,7 @@ class Studio:
             "upsample",
             f"Upsample {names}{where}",
             lambda model: studio_jobs.create_upsample(project, model, take_ids, region, seed),
+            tuple(take_ids),
         )
 
     def unfinished_jobs(self) -> list[Any]:

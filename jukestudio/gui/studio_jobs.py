@@ -43,6 +43,31 @@ def create_continue(project: Any, model: Any, take_id: str, seconds: float, seed
     return takes.create_continue(project, model.config, take_id, seconds=seconds, seed=seed)
 
 
+def cut_take(project: Any, model: Any, take_id: str, at_s: float) -> str:
+    """A child take holding the take's codes up to ``at_s`` (whole top-level tokens): the point a
+    "continue from here" branches off. Lower levels keep what covers that span (partial)."""
+    parent = project.take(take_id)
+    codes = project.read_codes(take_id)
+    geometries = model.geometries
+    sr = model.config.sampling_rate
+    n_top = int(at_s * sr) // geometries[0].raw_to_tokens
+    if codes[0] is None or not 0 < n_top <= codes[0].numel():
+        raise ValueError(f"{at_s:.2f} s is outside the sampled part of {parent.name}")
+    seconds = n_top * geometries[0].raw_to_tokens / sr
+    cut = project.add_take(
+        take_id, name=f"{parent.name} ✂ {seconds:.1f} s", origin="continue", continued_from_s=seconds,
+        seed=parent.seed, duration_s=seconds, extra={"cut_of": take_id},
+    )  # fmt: skip
+    for level, level_codes in enumerate(codes):
+        if level_codes is None or level_codes.numel() == 0:
+            continue
+        n = n_top * geometries[0].raw_to_tokens // geometries[level].raw_to_tokens
+        kept = level_codes[: min(n, level_codes.numel())]
+        complete = level == 0 or (parent.level_status(level) == "done" and kept.numel() == n)
+        project.write_codes(cut.id, level, kept, complete=complete)
+    return cut.id
+
+
 def create_upsample(
     project: Any, model: Any, take_ids: list[str], region: tuple[float, float] | None, seed: int
 ) -> Any:

@@ -36,7 +36,8 @@ class TakesPanel(QTreeWidget):
     rated = Signal(str, int)
 
     ACTIONS = (
-        ("continue", "Continue…"),
+        ("continue", "Continue"),
+        ("continue_here", "Continue from here (playhead or region start)"),
         ("upsample", "Upsample"),
         ("upsample_region", "Upsample region"),
         ("export", "Export WAV…"),

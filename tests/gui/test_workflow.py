@@ -80,6 +80,13 @@ def test_compose_audition_continue_upsample_export_save_reopen_undo(qtbot, demo_
     seed = window.song.seed.value()
     assert window.studio.project.take(roots[0]).seed == seed  # the random seed is shown and kept
 
+    # "restore its settings": the take's own lyrics, artist, lengths and seed come back
+    window.song.lyrics.set_text("something else entirely")
+    window.takes.action_requested.emit("restore", [roots[0]])
+    assert window.song.lyrics.text() == "summertime and the living is easy"
+    assert window.song.seed.value() == seed and not window.song.seed_random.isChecked()
+    window.song.seed_random.setChecked(True)
+
     # audition through the real transport into a fake output, then A/B with key 2
     window.takes.setFocus()
     qtbot.keyClick(window.takes, Qt.Key.Key_Space)

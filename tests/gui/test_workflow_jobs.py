@@ -138,3 +138,25 @@ def test_upsample_a_region_and_hear_it_in_place(qtbot, window):
     end = first + codes.numel() * 8
     assert np.array_equal(mixed[:first], coarse[:first]) and np.array_equal(mixed[end:], coarse[end:])
     assert not np.allclose(mixed[first:end], coarse[first:end])  # the region is heard at level 0
+
+
+def test_continue_from_the_playhead_branches_off_there(qtbot, window):
+    window.song.take_seconds.setValue(0.3)
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS):
+        window.compose()
+    take_id = window.takes.take_ids()[0]
+    qtbot.waitUntil(lambda: window.audition.take_id == take_id, timeout=10_000)
+    window.seek(0.15)
+    window.song.take_seconds.setValue(0.1)
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
+        window.act_continue_here.trigger()
+    assert ended.args[1] == "done", window.last_message
+    project = window.studio.project
+    cut = next(t for t in project.takes.values() if t.extra.get("cut_of") == take_id)
+    branch = next(t for t in project.takes.values() if t.parent_id == cut.id)
+    n_top = int(0.15 * SR) // 128
+    assert cut.parent_id == take_id and cut.duration_s == pytest.approx(n_top * 128 / SR)
+    assert branch.duration_s == pytest.approx(cut.duration_s + 0.1, abs=128 / SR)
+    original, continued = project.read_codes(take_id)[0], project.read_codes(branch.id)[0]
+    assert np.array_equal(continued[:n_top].numpy(), original[:n_top].numpy())
+    assert window.takes.take(branch.id).parent_id == cut.id
