@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
+from jukestudio.gui import window_actions
 from jukestudio.gui.audition import Audition
 from jukestudio.gui.icons import icon
 from jukestudio.gui.jobs_panel import JobsModel, JobsPanel
@@ -81,9 +82,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["jobs"]], [170], Qt.Orientation.Vertical)
         self.status = QLabel(self)
         self.statusBar().addWidget(self.status, 1)
-        self._build_actions()
-        self._build_menus()
-        self._build_shortcuts()
+        window_actions.build(self)
         self._connect()
         self._autosave = QTimer(self)
         self._autosave.setInterval(AUTOSAVE_MS)
@@ -101,94 +100,6 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
-
-    def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, icon_name: str = "") -> QAction:
-        action = QAction(icon(icon_name) if icon_name else icon("none"), text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(lambda _checked=False: slot())
-        return action
-
-    def _build_actions(self) -> None:
-        self.act_new = self._action("&New project…", self._ask_new_project, QKeySequence.StandardKey.New)
-        self.act_open = self._action("&Open project…", self._ask_open_project, QKeySequence.StandardKey.Open)
-        self.act_save = self._action("&Save project", self.save_project, QKeySequence.StandardKey.Save)
-        self.act_prompt = self._action("Open &prompt audio…", self._ask_prompt, "Ctrl+Shift+O")
-        self.act_export = self._action("&Export WAV…", self._ask_export, "Ctrl+E", "export")
-        self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.act_undo = self._action("&Undo", self.undo, QKeySequence.StandardKey.Undo)
-        self.act_redo = self._action("&Redo", self.redo, QKeySequence.StandardKey.Redo)
-        self.act_compose = self._action("&Compose takes", self.compose, "Ctrl+Return", "compose")
-        self.act_continue = self._action(
-            "C&ontinue selected", lambda: self.continue_takes(), "Ctrl+Shift+C", "continue"
-        )
-        self.act_upsample = self._action("&Upsample selected", lambda: self.upsample(), "Ctrl+U", "upsample")
-        self.act_continue_here = self._action(
-            "Continue from &here", lambda: self.continue_takes(from_s=self._here()), None, "continue"
-        )
-        self.act_upsample_region = self._action(
-            "Upsample &region", lambda: self.upsample(region=self.waveform.region()), None, "upsample"
-        )
-        self.act_delete = self._action("&Delete take", lambda: self.delete_takes(), QKeySequence.StandardKey.Delete)
-        self.act_models = self._action("&Manage models…", self.show_model_manager)
-        self.act_resume = self._action("&Resume unfinished jobs", self.resume_unfinished)
-        self.act_cancel = self._action("Cancel running job", self.jobs.cancel_selected, "Ctrl+.", "cancel")
-        self.act_delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        self.takes.addAction(self.act_delete)
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        for action in (self.act_new, self.act_open):
-            file_menu.addAction(action)
-        self.recent_menu = file_menu.addMenu("Open &recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file_menu.addAction(self.act_save)
-        file_menu.addSeparator()
-        file_menu.addAction(self.act_prompt)
-        file_menu.addAction(self.act_export)
-        file_menu.addSeparator()
-        file_menu.addAction(self.act_quit)
-        edit = bar.addMenu("&Edit")
-        edit.addAction(self.act_undo)
-        edit.addAction(self.act_redo)
-        edit.addAction(self.act_delete)
-        take = bar.addMenu("&Take")
-        for action in (
-            self.act_compose,
-            self.act_continue,
-            self.act_continue_here,
-            self.act_upsample,
-            self.act_upsample_region,
-        ):
-            take.addAction(action)
-        take.addSeparator()
-        take.addAction(self.act_resume)
-        take.addAction(self.act_cancel)
-        models = bar.addMenu("&Models")
-        models.addAction(self.act_models)
-        view = bar.addMenu("&View")
-        for dock in self.docks.values():
-            view.addAction(dock.toggleViewAction())
-        toolbar = self.addToolBar("Main")
-        toolbar.setObjectName("toolbar_main")
-        for action in (self.act_compose, self.act_continue, self.act_upsample, self.act_export, self.act_cancel):
-            toolbar.addAction(action)
-
-    def _build_shortcuts(self) -> None:
-        """DAW keys. Text fields keep their own keys (Qt gives printable keys to the focused editor)."""
-        pairs = [
-            (Qt.Key.Key_Space, self.toggle_play),
-            (Qt.Key.Key_Home, self.stop),
-            (Qt.Key.Key_L, self.toggle_loop),
-        ]
-        pairs += [(getattr(Qt.Key, f"Key_{n}"), lambda n=n: self.audition_sibling(n)) for n in range(1, 10)]
-        self._shortcuts = []
-        for key, slot in pairs:
-            shortcut = QShortcut(QKeySequence(key), self)
-            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-            shortcut.activated.connect(slot)
-            self._shortcuts.append(shortcut)
 
     def _connect(self) -> None:
         worker = self.runner.worker

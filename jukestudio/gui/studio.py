@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from jukestudio.audio.constants import SAMPLE_RATE
 from jukestudio.gui import studio_jobs
+from jukestudio.gui.model_access import ModelCache, ModelEntry, model_entry, vocabulary_for
 from jukestudio.gui.records import SongSettings, TakeItem, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -36,78 +36,6 @@ class JobSpec:
     kind: str
     fn: Callable[..., Any]
     take_ids: tuple[str, ...] = ()  # existing takes the job fills (upsample), for live level markers
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    name: str
-    status: str  # what the user should know: demo, parts missing, verified …
-    usable: bool = True
-
-
-def vocabulary_for(config: Any) -> Vocabulary:
-    """Picker search, name checks and dropped lyric characters for a model config (top prior's labels)."""
-    from jukestudio.model import vocab
-    from jukestudio.model.tokenizer import clean_lyrics
-
-    top = config.prior_configs[0]
-    version = top.label_version
-    lyric_version = vocab.lyric_version_for_size(top.lyric_vocab_size) if top.has_lyrics else None
-    artists, genres = vocab.artist_table(version), vocab.genre_table(version)
-
-    def is_artist(name: str) -> bool:
-        return artists.get(vocab.normalise(name, version)) is not None
-
-    def is_genre(name: str) -> bool:
-        if version == "v2":  # a bag of words: every word must be known
-            words = [w for w in vocab.norm(name).split("_") if w]
-            return bool(words) and all(genres.get(w) is not None for w in words)
-        return genres.get(vocab.normalise(name, version)) is not None
-
-    def dropped(text: str) -> list[int]:
-        return clean_lyrics(text, lyric_version).dropped_positions if lyric_version else []
-
-    return Vocabulary(
-        search_artists=lambda q, n: [m.name for m in vocab.search_artists(q, version, n)],
-        search_genres=lambda q, n: [m.name for m in vocab.search_genres(q, version, n)],
-        is_artist=is_artist,
-        is_genre=is_genre,
-        dropped_positions=dropped,
-        max_genres=int(top.max_nb_genres),
-    )
-
-
-class ModelCache:
-    """Keeps the one loaded model; loading happens on whichever background thread asks first.
-
-    Decoding needs only the VQ-VAE: ``get(name, decoder_only=True)`` loads just that part unless the
-    whole model is loaded anyway.
-    """
-
-    def __init__(self, loader: Callable[..., Any] | None = None) -> None:
-        self._loader = loader or _load_from_store
-        self._lock = threading.Lock()
-        self._full: tuple[str, Any] | None = None
-        self._decoder: tuple[str, Any] | None = None
-
-    def get(self, name: str, decoder_only: bool = False) -> Any:
-        with self._lock:
-            if self._full is not None and self._full[0] == name:
-                return self._full[1]
-            if decoder_only:
-                if self._decoder is None or self._decoder[0] != name:
-                    self._decoder = None
-                    self._decoder = (name, self._loader(name, ["vqvae"]))
-                return self._decoder[1]
-            self._full = None  # free the old model before loading the next
-            self._full = (name, self._loader(name, None))
-            return self._full[1]
-
-
-def _load_from_store(name: str, components: list[str] | None = None) -> Any:
-    from jukestudio.model.weights.loader import load_model
-
-    return load_model(name, components)
 
 
 def to_project_settings(song: SongSettings, base: Any) -> Any:
@@ -162,7 +90,7 @@ class Studio:
     # ------------------------------------------------------------------ models
     def list_models(self) -> list[ModelEntry]:
         """Installed models for the picker (imports torch: call it off the GUI thread)."""
-        return [_model_entry(info) for info in self.store_models()]
+        return [model_entry(info) for info in self.store_models()]
 
     def store_models(self) -> list[Any]:
         from jukestudio.model.weights import store
@@ -496,21 +424,3 @@ def _leave_a_core_for_the_window() -> None:
 def _hop(settings: Any, prior_level: int) -> int:
     """Audio samples per token at a prior level: 128, 32, 8 for every released and demo model."""
     return (128, 32, 8)[prior_level]
-
-
-PART_NAMES = {"vqvae": "VQ-VAE", "prior_0": "top prior", "prior_1": "level 1 upsampler", "prior_2": "level 0 upsampler"}
-
-
-def _model_entry(info: Any) -> ModelEntry:
-    """One line a musician understands: demo or not, and what is missing."""
-    if info.problem:
-        return ModelEntry(info.name, f"damaged: {info.problem}", usable=False)
-    missing = [label for part, label in PART_NAMES.items() if part not in info.components]
-    parts = []
-    if info.untrained:
-        parts.append("demo model: random weights, produces noise")
-    if missing:
-        parts.append("missing: " + ", ".join(missing) + " (it can compose only what its parts allow)")
-    return ModelEntry(
-        info.name, "; ".join(parts) or f"{info.preset or 'custom'}: complete", usable="VQ-VAE" not in missing
-    )

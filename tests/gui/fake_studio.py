@@ -13,8 +13,9 @@ import numpy as np
 from jukestudio.audio.export import export_wav
 from jukestudio.audio.io import load_prompt
 from jukestudio.engine.progress import Cancelled, Progress
+from jukestudio.gui.model_access import ModelEntry
 from jukestudio.gui.records import SongSettings, TakeItem, Vocabulary
-from jukestudio.gui.studio import JobSpec, ModelEntry, Studio
+from jukestudio.gui.studio import JobSpec, Studio
 
 SR = 44100
 ARTISTS = ["alan jackson", "the beatles", "beck"]
