@@ -106,7 +106,7 @@ class LayerKVCache:
                 raise ValueError("a cross-attention layer needs the lyric encoder states")
             kv = attn.c_enc_kv(encoder_states.to(dtype))
             k, v = kv.chunk(2, dim=-1)
-            self.k, self.v = attn.split_heads(k), attn.split_heads(v)
+            self.k, self.v = attn.split_heads(k).contiguous(), attn.split_heads(v).contiguous()
             return
         if self.kind == DENSE:
             shape = (batch, h, seq_len, d)
@@ -120,8 +120,9 @@ class LayerKVCache:
             shape = (batch, h, attn.prime_len, d)
         else:
             raise ValueError(f"no cache for attention kind {self.kind!r}")
-        self.k = torch.zeros(shape, dtype=dtype, device=device)
-        self.v = torch.zeros(shape, dtype=dtype, device=device)
+        # keys and values in one tensor so one copy per step writes both
+        self.kv = torch.zeros((2, *shape), dtype=dtype, device=device)
+        self.k, self.v = self.kv[0], self.kv[1]
 
 
 class JukeboxAttention(nn.Module):
@@ -135,6 +136,8 @@ class JukeboxAttention(nn.Module):
         self.kind = kind
         self.n_heads = config.n_heads
         self.head_dim = hidden // config.n_heads
+        self.scale = self.head_dim**-0.25  # applied squared to q·k, as HF/original at inference
+        self._scale2 = self.scale * self.scale
         self.hidden = hidden
         self.n_ctx = n_ctx
         self.block_ctx = n_ctx // config.blocks
@@ -324,44 +327,47 @@ class JukeboxAttention(nn.Module):
             cache.v.view(b, h, bc * rows, d).index_copy_(2, flat, v)
 
     # -- one query ------------------------------------------------------------------------------
-    def step(self, x: torch.Tensor, t: int, cache: LayerKVCache) -> torch.Tensor:
-        """Attention for one query (B, 1, W) at position ``t``; writes its key/value into the cache."""
-        b = x.shape[0]
+    def attend_step(self, qkv: torch.Tensor, t: int, cache: LayerKVCache) -> torch.Tensor:
+        """Attention of one query at position ``t``: ``qkv`` (B, 3D) from ``c_attn`` (q only, (B, D),
+        for cross attention) -> context (B, D) before ``c_proj``; writes this key/value in the cache."""
+        b = qkv.shape[0]
         h, d, bc = self.n_heads, self.head_dim, self.block_ctx
         kind = self.kind
         if kind == CROSS:
-            q = self.c_attn(x).view(b, 1, h, d).transpose(1, 2)
+            q = qkv.view(b, h, 1, d)
             keys, values = cache.k, cache.v
         else:
-            qkv = self.c_attn(x).view(b, 3, h, d)
+            qkv = qkv.view(b, 3, h, d)
             q = qkv[:, 0].unsqueeze(2)  # (B, H, 1, d)
-            k, v = qkv[:, 1], qkv[:, 2]
-            ck, cv = cache.k, cache.v
+            new = qkv[:, 1:].transpose(0, 1)  # (2, B, H, d): key and value
+            kv = cache.kv
             if kind == BLOCK:
                 s = t % bc
-                ck[:, :, s] = k
-                cv[:, :, s] = v
-                keys, values = ck[:, :, : s + 1], cv[:, :, : s + 1]
+                kv[:, :, :, s] = new
+                keys, values = kv[0, :, :, : s + 1], kv[1, :, :, : s + 1]
             elif kind == TRANSPOSE:
                 r, c = divmod(t, bc)
-                ck[:, :, c, r] = k
-                cv[:, :, c, r] = v
-                keys, values = ck[:, :, c, : r + 1], cv[:, :, c, : r + 1]
+                kv[:, :, :, c, r] = new
+                keys, values = kv[0, :, :, c, : r + 1], kv[1, :, :, c, : r + 1]
             elif kind == PREV_BLOCK:
                 r = t // bc
-                ck[:, :, (r % 2) * bc + t % bc] = k
-                cv[:, :, (r % 2) * bc + t % bc] = v
-                lo = ((r - 1) % 2) * bc  # row 0 reads the zero-initialised other half
-                keys, values = ck[:, :, lo : lo + bc], cv[:, :, lo : lo + bc]
+                kv[:, :, :, (r % 2) * bc + t % bc] = new
+                lo = ((r - 1) % 2) * bc  # row 0 reads the zero-initialised other half: output 0
+                keys, values = kv[0, :, :, lo : lo + bc], kv[1, :, :, lo : lo + bc]
             elif kind == DENSE:
-                ck[:, :, t] = k
-                cv[:, :, t] = v
-                keys, values = ck[:, :, : t + 1], cv[:, :, : t + 1]
+                kv[:, :, :, t] = new
+                keys, values = kv[0, :, :, : t + 1], kv[1, :, :, : t + 1]
             else:  # PRIME
                 if t < self.prime_len:
-                    ck[:, :, t] = k
-                    cv[:, :, t] = v
+                    kv[:, :, :, t] = new
                 n = min(t + 1, self.prime_len)
-                keys, values = ck[:, :, :n], cv[:, :, :n]
-        ctx = F.scaled_dot_product_attention(q, keys, values)
-        return self.c_proj(ctx.transpose(1, 2).reshape(b, 1, h * d))
+                keys, values = kv[0, :, :, :n], kv[1, :, :, :n]
+        # One query: plain batched matmuls over (B*H) beat the fused kernel's set-up at these sizes.
+        n = keys.shape[2]
+        w = torch.bmm(q.reshape(b * h, 1, d), keys.reshape(b * h, n, d).transpose(1, 2))
+        w.mul_(self._scale2)
+        if w.dtype == torch.float32:
+            w = torch.softmax(w, dim=-1)
+        else:
+            w = torch.softmax(w, dim=-1, dtype=torch.float32).to(w.dtype)
+        return torch.bmm(w, values.reshape(b * h, n, d)).view(b, h * d)

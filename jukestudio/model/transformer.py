@@ -67,9 +67,6 @@ class JukeboxBlock(nn.Module):
     def forward_chunk(self, x: torch.Tensor, start: int, cache: LayerKVCache) -> torch.Tensor:
         return self._residual(x, self.attn.forward_chunk(self.layer_norm_0(x), start, cache))
 
-    def step(self, x: torch.Tensor, t: int, cache: LayerKVCache) -> torch.Tensor:
-        return self._residual(x, self.attn.step(self.layer_norm_0(x), t, cache))
-
 
 class JukeboxLayerStack(nn.Module):
     """``num_layers`` blocks; the attention kind of each layer comes from ``attention_pattern``.
@@ -123,12 +120,59 @@ class JukeboxLayerStack(nn.Module):
             x = block.forward_chunk(x, start, cache)
         return x.to(out_dtype)
 
-    def step(self, x: torch.Tensor, t: int, caches: list[LayerKVCache]) -> torch.Tensor:
-        out_dtype = x.dtype
-        x = self._enter(x)
-        for block, cache in zip(self._attn_mods, caches):
-            x = block.step(x, t, cache)
-        return x.to(out_dtype)
+    def step_plan(self) -> list[tuple]:
+        """Per layer the tensors one sampling step needs, gathered once per window so the step
+        itself is plain tensor calls (no module dispatch)."""
+        plan = []
+        for block in self._attn_mods:
+            attn, mlp = block.attn, block.mlp
+            plan.append(
+                (
+                    attn,
+                    block.layer_norm_0.weight,
+                    block.layer_norm_0.bias,
+                    attn.c_attn.weight,
+                    attn.c_attn.bias,
+                    attn.c_proj.weight,
+                    attn.c_proj.bias,
+                    block.layer_norm_1.weight,
+                    block.layer_norm_1.bias,
+                    mlp.c_fc.weight,
+                    mlp.c_fc.bias,
+                    mlp.c_proj.weight,
+                    mlp.c_proj.bias,
+                    block.res_scale,
+                    block.layer_norm_0.eps,
+                )
+            )
+        return plan
+
+    def step(
+        self, x: torch.Tensor, t: int, caches: list[LayerKVCache], plan: list[tuple] | None = None
+    ) -> torch.Tensor:
+        """One position ``t`` for every row: x (B, 1, W) -> (B, 1, W), reading/writing ``caches``."""
+        b, _, width = x.shape
+        shape = (width,)
+        dt = self.compute_dtype
+        h = x.view(b, width) if dt is None else x.view(b, width).to(dt)
+        for (attn, l0w, l0b, qw, qb, pw, pb, l1w, l1b, fw, fb, mw, mb, res, eps), cache in zip(
+            plan if plan is not None else self.step_plan(), caches
+        ):
+            if dt is None:
+                a = F.layer_norm(h, shape, l0w, l0b, eps)
+            else:
+                a = F.layer_norm(h.float(), shape, l0w, l0b, eps).to(dt)
+            a = torch.addmm(pb, attn.attend_step(torch.addmm(qb, a, qw), t, cache), pw)
+            h2 = h + a
+            if dt is None:
+                m = F.layer_norm(h2, shape, l1w, l1b, eps)
+            else:
+                m = F.layer_norm(h2.float(), shape, l1w, l1b, eps).to(dt)
+            m = torch.addmm(fb, m, fw)
+            m = m * torch.sigmoid(1.702 * m)  # quick-GELU
+            m = torch.addmm(mb, m, mw)
+            h = h2.add_(m) if res == 1.0 else h + res * (a + m)
+        return h.view(b, 1, width) if dt is None else h.view(b, 1, width).float()
 
 
 class JukeboxPositionalEmbedding(nn.Module):
@@ -248,7 +292,7 @@ class JukeboxConditionalAutoregressive(nn.Module):
         return loss, (logits if get_preds else None), probs
 
     # -- sampling ----------------------------------------------------------------------------------
-    @torch.no_grad()
+    @torch.inference_mode()
     def sample(
         self,
         n_samples: int,
@@ -290,11 +334,12 @@ class JukeboxConditionalAutoregressive(nn.Module):
         token = out[:, n_context - 1 : n_context] if n_context else None
         n_new = total - n_context
         stack, proj_out = self.transformer, self.fc_proj_out.weight
+        plan = stack.step_plan()
         for t in range(n_context, total):
             x = start if t == 0 else F.embedding(token, weight)
             c = cond[:, t : t + 1] if per_position else cond
             x = x + pos[t] + c
-            h = stack.step(x, t, caches)
+            h = stack.step(x, t, caches, plan)
             if self.add_cond_after_transformer:
                 h = h + c
             logits = F.linear(h[:, 0], proj_out)
