@@ -85,7 +85,8 @@ class Studio:
         self.models = ModelCache(model_loader)
         self.project: Any = None
         self._job_numbers = itertools.count(1)
-        self.engine_job_ids: dict[str, str] = {}  # the window's job id → the engine's job folder name
+        self.engine_job_ids: dict[str, str] = {}
+        self._hops: dict[str, list[int]] = {}  # the window's job id → the engine's job folder name
 
     # ------------------------------------------------------------------ models
     def list_models(self) -> list[ModelEntry]:
@@ -100,7 +101,9 @@ class Studio:
     def model_config(self, name: str) -> Any:
         from jukestudio.model.weights import store
 
-        return store.read_entry_config(store.entry_dir(name))
+        config = store.read_entry_config(store.entry_dir(name))
+        self._hops[name] = list(reversed(config.vqvae_config.hop_lengths))  # prior order
+        return config
 
     def vocabulary(self, name: str) -> Vocabulary:
         return vocabulary_for(self.model_config(name))
@@ -218,8 +221,8 @@ class Studio:
         result = {}
         for p, c in enumerate(codes):
             if c is not None and c.numel():
-                hop = _hop(take.settings, p)
-                result[p] = int(c.shape[0]) * hop / self.sample_rate
+                hops = self._hops.get(take.settings.model, DEFAULT_HOPS)
+                result[p] = int(c.shape[0]) * hops[p] / self.sample_rate
         return result
 
     def alignment(self, take_id: str) -> list[tuple[float, float, str]]:
@@ -421,6 +424,6 @@ def _leave_a_core_for_the_window() -> None:
         torch.set_num_threads(wanted)
 
 
-def _hop(settings: Any, prior_level: int) -> int:
-    """Audio samples per token at a prior level: 128, 32, 8 for every released and demo model."""
-    return (128, 32, 8)[prior_level]
+DEFAULT_HOPS = (128, 32, 8)
+"""Audio samples per token per prior level of every released and the demo model; a model whose
+config was read (``model_config``) uses its own."""
