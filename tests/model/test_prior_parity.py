@@ -109,3 +109,29 @@ def test_greedy_partial_window_equals_hf(case) -> None:
     got = ours.sample(BATCH, sample_tokens=24, **kwargs)
     assert got.shape == (BATCH, 24)
     assert torch.equal(got, expected)
+
+
+@pytest.mark.parametrize("name, p", [("1b_lyrics", 0), ("1b_lyrics", 1), ("5b_lyrics", 0)])
+def test_released_state_dicts_equal_hf_on_meta_device(name: str, p: int) -> None:
+    from transformers.models.jukebox.modeling_jukebox import JukeboxPrior as HFJukeboxPrior
+
+    from jukestudio.model.config import preset
+    from jukestudio.model.prior import JukeboxPrior
+    from tests.model.prior_oracle import hf_prior_config
+
+    config = preset(name).prior_configs[p]
+    with torch.device("meta"):
+        hf = HFJukeboxPrior(hf_prior_config(config), level=p)
+        ours = JukeboxPrior(config, level=p)
+    a, b = ours.state_dict(), hf.state_dict()
+    assert set(a) == set(b)
+    assert all(a[k].shape == b[k].shape for k in a)
+
+
+def test_attention_layouts_equal_hf() -> None:
+    from transformers.models.jukebox.configuration_jukebox import ATTENTION_PATTERNS
+
+    from jukestudio.model.attention import attention_kind
+
+    for pattern in ("raw_column_previous_row_attention", "large_separated_enc_dec_w_lyrics", "enc_dec_with_lyrics"):
+        assert [attention_kind(pattern, d) for d in range(79)] == [ATTENTION_PATTERNS[pattern](d) for d in range(79)]
