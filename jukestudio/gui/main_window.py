@@ -490,8 +490,17 @@ class MainWindow(QMainWindow):
         return self._prompt[int(region[0] * sr) : int(region[1] * sr)]
 
     # ------------------------------------------------------------------ jobs
+    def _ensure_model(self) -> bool:
+        if self.song.model_combo.currentText():
+            return True
+        self.show_message(
+            "Choose a model first: import one, or add the demo model (no download) in the model manager.", error=True
+        )
+        self.show_model_manager()
+        return False
+
     def compose(self) -> str | None:
-        if not self._ensure_project():
+        if not self._ensure_model() or not self._ensure_project():
             return None
         settings = self.song.settings()
         seed = self.song.next_seed()

@@ -22,8 +22,8 @@ def window(qtbot, audition, tmp_path):
     studio = FakeStudio()
     w = MainWindow(studio, audition)
     qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    with qtbot.waitSignal(w.models_listed, timeout=10_000):
+        w.show()
     assert w.new_project(tmp_path / "proj")
     yield w
     w.close()
@@ -170,3 +170,17 @@ def test_unusable_drop_is_refused(qtbot, window, tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("hi")
     assert not _drop(window, text)
+
+
+def test_compose_without_a_model_opens_the_model_manager(qtbot, tmp_path, audition):
+    from jukestudio.gui.studio import Studio
+
+    w = MainWindow(Studio(), audition)  # a fresh home: no model installed
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.models_listed, timeout=30_000) as listed:
+        w.show()
+    assert listed.args == [0]
+    assert w.compose() is None
+    assert "Choose a model first" in w.last_message
+    assert w.model_manager is not None and w.model_manager.isVisible()
+    w.close()
