@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QWidget
 
 from jukestudio.gui import window_actions
 from jukestudio.gui.audition import Audition
@@ -206,7 +206,7 @@ class MainWindow(QMainWindow):
         from jukestudio.gui.model_manager import ModelManagerDialog
 
         if self.model_manager is None:
-            self.model_manager = ModelManagerDialog(self.studio, self.tasks, self)
+            self.model_manager = ModelManagerDialog(self.studio, self)
             self.model_manager.models_changed.connect(self.refresh_models)
         self.model_manager.refresh()
         self.model_manager.show()
@@ -643,6 +643,3 @@ class MainWindow(QMainWindow):
             self._task_failed,
             label=f"export {path}",
         )
-
-    def ask_yes_no(self, title: str, text: str) -> bool:
-        return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes

@@ -48,7 +48,7 @@ class ModelManagerDialog(QDialog):
     models_changed = Signal()
     operation_ended = Signal(str, str)  # operation id, "done" | "failed"
 
-    def __init__(self, studio, tasks=None, parent: QWidget | None = None) -> None:
+    def __init__(self, studio, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.resize(760, 360)

@@ -304,8 +304,10 @@ class Studio:
 
     def describe_export(self, report: Any) -> str:
         text = f"Exported {Path(report.path).name} ({report.frames / report.sample_rate:.2f} s, {report.subtype})"
-        if getattr(report, "clipped", 0):
-            text += f"; {report.clipped} samples clipped"
+        if report.gain_db:
+            text += f", normalised by {report.gain_db:+.1f} dB"
+        if report.clipped_samples:
+            text += f"; {report.clipped_samples} samples clipped ({report.clipped_fraction:.2%})"
         return text + "."
 
     # ------------------------------------------------------------------ jobs

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QIcon, QKeySequence, QShortcut
 
 from jukestudio.gui.icons import icon
 
@@ -22,7 +22,7 @@ def build(window: MainWindow) -> None:
 def _action(
     window: MainWindow, text: str, slot, shortcut: QKeySequence | str | None = None, icon_name: str = ""
 ) -> QAction:
-    action = QAction(icon(icon_name) if icon_name else icon("none"), text, window)
+    action = QAction(icon(icon_name) if icon_name else QIcon(), text, window)
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
     action.triggered.connect(lambda _checked=False: slot())

@@ -135,3 +135,12 @@ def test_compose_audition_continue_upsample_export_save_reopen_undo(qtbot, demo_
     again.act_undo.trigger()
     assert again.takes.take_ids() == before
     again.close()
+
+
+def test_export_report_names_clipping_and_gain():
+    from jukestudio.audio.export import ExportReport
+
+    report = ExportReport("/x/take.wav", None, "PCM_16", SR, SR * 2, 1.5, -4.5, 441)
+    assert Studio().describe_export(report) == (
+        "Exported take.wav (2.00 s, PCM_16), normalised by -4.5 dB; 441 samples clipped (0.50%)."
+    )
