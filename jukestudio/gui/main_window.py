@@ -165,7 +165,10 @@ class MainWindow(QMainWindow):
                 self.studio.save()
             except OSError as exc:
                 self.show_message(f"Could not save the project: {exc}", error=True)
-        self.runner.shutdown()
+        running = [j.job_id for j in self.jobs_model.jobs() if j.status == "running"]
+        self.runner.shutdown()  # cancels at the next step; finished windows are saved by the engine
+        # A job stopped by closing the window is offered again ("resume unfinished jobs") next time.
+        self.studio.requeue_interrupted(running)
         if self.model_manager is not None:
             self.model_manager.runner.shutdown()
         self.tasks.wait(10_000)

@@ -398,6 +398,26 @@ class Studio:
             specs.append(JobSpec(record.id, f"Resume {record.kind} ({record.id})", record.kind, run))
         return specs
 
+    def requeue_interrupted(self, job_ids: list[str]) -> list[str]:
+        """Mark jobs the window stopped on closing as queued again, so the next start offers them;
+        returns the engine job ids requeued (jobs that never started have nothing on disk)."""
+        if self.project is None:
+            return []
+        from jukestudio.engine.state import JobState
+
+        requeued = []
+        for job_id in job_ids:
+            engine_id = self.engine_job_ids.get(job_id)
+            folder = self.project.jobs_dir / engine_id if engine_id else None
+            if folder is None or not folder.is_dir():
+                continue
+            state = JobState.load(folder)
+            if state.status in ("running", "cancelled"):
+                state.set_status("queued", "interrupted when the window closed; resume to finish it")
+                state.save(tensors=False)
+                requeued.append(engine_id)
+        return requeued
+
     def job_ended(self, job_id: str, result: Any = None) -> list[str]:
         """After a job: the take ids it created or filled (empty when cancelled or failed)."""
         return list(getattr(result, "take_ids", []) or [])

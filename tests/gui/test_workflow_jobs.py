@@ -160,3 +160,28 @@ def test_continue_from_the_playhead_branches_off_there(qtbot, window):
     original, continued = project.read_codes(take_id)[0], project.read_codes(branch.id)[0]
     assert np.array_equal(continued[:n_top].numpy(), original[:n_top].numpy())
     assert window.takes.take(branch.id).parent_id == cut.id
+
+
+def test_closing_the_window_during_a_job_offers_it_again(qtbot, window, audition):
+    window.song.take_seconds.setValue(0.1)
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS):
+        window.compose()
+    take_id = window.takes.take_ids()[0]
+    levels: list[int] = []
+    window.runner.worker.progressed.connect(lambda _j, p: levels.append(p.level))
+    job_id = window.upsample([take_id])
+    qtbot.waitUntil(lambda: 2 in levels, timeout=JOB_TIMEOUT_MS)
+    folder = window.studio.project_dir
+    window.close()
+    engine_id = window.studio.engine_job_ids[job_id]
+    again = MainWindow(Studio(), audition)
+    qtbot.addWidget(again)
+    again.show()
+    assert again.open_project(folder)
+    assert [j.id for j in again.studio.unfinished_jobs()] == [engine_id]
+    assert "1 unfinished job" in again.last_message
+    with qtbot.waitSignal(again.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
+        again.resume_unfinished()
+    assert ended.args == [engine_id, "done"], again.last_message
+    assert again.takes.badge(take_id) == "full"
+    again.close()
