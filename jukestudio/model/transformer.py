@@ -6,7 +6,8 @@ Module and parameter names follow Hugging Face 4.40.2 so state dicts load withou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,25 @@ from torch import nn
 
 from jukestudio.model.attention import JukeboxAttention, JukeboxConv1D, LayerKVCache, attention_kind
 from jukestudio.model.sampling import sample_logits
+
+# A CPU sampling step whose matrices are this small (rows x width^2 multiply-adds) runs on one
+# intra-op thread: forking/joining threads for a 1-row matmul costs more than it saves, and on a
+# busy machine a waiting OpenMP thread makes every tiny op wait for a time slice.
+SINGLE_THREAD_STEP_WORK = 1 << 20
+
+
+@contextmanager
+def few_threads_if_small(device: torch.device, work: int) -> Iterator[None]:
+    """Run the body on one intra-op thread when ``work`` (multiply-adds per matrix) is small."""
+    threads = torch.get_num_threads()
+    single = device.type == "cpu" and threads > 1 and work <= SINGLE_THREAD_STEP_WORK
+    if single:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if single:
+            torch.set_num_threads(threads)
 
 
 class JukeboxLayerNorm(nn.LayerNorm):
@@ -329,24 +349,26 @@ class JukeboxConditionalAutoregressive(nn.Module):
             x = torch.cat((start, F.embedding(context[:, :-1], weight)), dim=1)
             x = x + pos[:n_context] + (cond[:, :n_context] if per_position else cond)
             step = n_context if not chunk_size else int(chunk_size)
-            for s in range(0, n_context, step):
-                self.transformer.forward_chunk(x[:, s : s + step], s, caches)
+            with few_threads_if_small(device, n_samples * min(step, n_context) * self.width**2):
+                for s in range(0, n_context, step):
+                    self.transformer.forward_chunk(x[:, s : s + step], s, caches)
         token = out[:, n_context - 1 : n_context] if n_context else None
         n_new = total - n_context
         stack, proj_out = self.transformer, self.fc_proj_out.weight
         plan = stack.step_plan()
-        for t in range(n_context, total):
-            x = start if t == 0 else F.embedding(token, weight)
-            c = cond[:, t : t + 1] if per_position else cond
-            x = x + pos[t] + c
-            h = stack.step(x, t, caches, plan)
-            if self.add_cond_after_transformer:
-                h = h + c
-            logits = F.linear(h[:, 0], proj_out)
-            token = sample_logits(logits, temp, top_k, top_p, generator)
-            out[:, t : t + 1] = token
-            if on_step is not None:
-                on_step(t - n_context + 1, n_new)
+        with few_threads_if_small(device, n_samples * self.width**2):
+            for t in range(n_context, total):
+                x = start if t == 0 else F.embedding(token, weight)
+                c = cond[:, t : t + 1] if per_position else cond
+                x = x + pos[t] + c
+                h = stack.step(x, t, caches, plan)
+                if self.add_cond_after_transformer:
+                    h = h + c
+                logits = F.linear(h[:, 0], proj_out)
+                token = sample_logits(logits, temp, top_k, top_p, generator)
+                out[:, t : t + 1] = token
+                if on_step is not None:
+                    on_step(t - n_context + 1, n_new)
         return out
 
 

@@ -39,6 +39,15 @@ def fixture(request):
     return priors, ref, meta["tensors"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny models: two OpenMP threads only add fork/join waits (badly so on a busy CI machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     assert a.shape == b.shape
     return (a.float() - b.float()).abs().max().item()

@@ -16,6 +16,15 @@ BATCH = 2
 
 
 @pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny models: two OpenMP threads only add fork/join waits (badly so on a busy CI machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module", autouse=True)
 def _quiet_hf():
     import transformers
 
