@@ -148,3 +148,28 @@ def test_progress_bar_line() -> None:
     text = stream.getvalue()
     assert "[level 1 window 3/6]" in text and " 30.0%" in text and "150.0 tok/s ETA 00:05" in text
     assert text.endswith("100.0%   150.0 tok/s ETA 00:00\n")
+
+
+def test_compose_continue_upsample_commands(tmp_path, capsys) -> None:
+    from jukestudio.cli.main import main
+
+    before = torch.get_num_threads()
+    folder = tmp_path / "song"
+    try:
+        args = compose_args(folder)
+        args[args.index("--seconds") + 1] = "0.05"
+        args.remove("--upsample")
+        assert main(args) == 0
+        take_id = capsys.readouterr().out.split("takes")[1].split()[0]
+        assert main(["continue", str(folder), take_id, "--variations", "2", "--seconds", "0.03", "--quiet"]) == 0
+        children = [t.id for t in Project.open(folder).children(take_id)]
+        assert len(children) == 2
+        assert main(["upsample", str(folder), *children, "--levels", "1", "--quiet", "--threads", "1"]) == 0
+    finally:
+        torch.set_num_threads(before)
+    project = Project.open(folder)
+    n_top = int(0.05 * 44100) // 128 + int(0.03 * 44100) // 128
+    for child in children:
+        top, mid, low = project.read_codes(child)
+        assert top.shape == (n_top,) and mid.shape == (4 * n_top,) and low is None
+        assert project.take(child).best_level == 1
