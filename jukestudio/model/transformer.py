@@ -312,8 +312,15 @@ class JukeboxConditionalAutoregressive(nn.Module):
         return loss, (logits if get_preds else None), probs
 
     # -- sampling ----------------------------------------------------------------------------------
+    def sample(self, n_samples: int, *args, **kwargs) -> torch.Tensor:
+        """Sample positions ``len(context) .. sample_tokens-1``; returns (B, sample_tokens) with the
+        context as prefix (see ``_sample`` for the arguments)."""
+        with torch.no_grad():
+            # the loop runs in inference mode; hand back an ordinary tensor callers may edit in place
+            return self._sample(n_samples, *args, **kwargs).clone()
+
     @torch.inference_mode()
-    def sample(
+    def _sample(
         self,
         n_samples: int,
         context: torch.Tensor | None = None,
