@@ -351,8 +351,11 @@ class JukeboxPrior(nn.Module):
 
         Returns ``(loss, metrics)`` with ``bpd``, ``encoder_loss``, ``next_token_prediction_loss``
         (bits per token), ``preds`` (logits, N x L x V; for the 1b style lyric positions first) when
-        ``get_preds``, and ``attention_probs`` {layer: (N, heads, queries, keys)} for the layers in
-        ``get_attn_weights`` (True = all). Works for upsamplers too (encoder loss 0).
+        ``get_preds``, and ``attention_probs`` {layer: probabilities} for the layers in
+        ``get_attn_weights`` (True = all): (N, heads, queries, keys) for dense and cross-attention
+        layers, music queries x lyric keys for prime attention (as the original records them), the
+        row/column layout for factorised layers. Works for upsamplers too (encoder loss 0).
+        Unlike HF (which returns a list of weight matrices here) the result is always ``(loss, metrics)``.
         """
         if get_attn_weights is True:
             record = set(range(len(self.prior.transformer._attn_mods)))

@@ -50,7 +50,13 @@ def multinomial(logits: torch.Tensor, generator: torch.Generator | None = None) 
     ``Categorical(p)``. Rows must have at least one finite logit.
     """
     probs = torch.softmax(logits.float(), dim=-1)
-    noise = torch.empty_like(probs).exponential_(generator=generator)
+    if generator is not None and generator.device.type != probs.device.type:
+        # e.g. a CPU generator with a GPU model: draw on the generator's device (same stream of
+        # numbers whatever the model's device), then copy without waiting
+        noise = torch.empty(probs.shape, device=generator.device).exponential_(generator=generator)
+        noise = noise.to(probs.device, non_blocking=True)
+    else:
+        noise = torch.empty_like(probs).exponential_(generator=generator)
     return torch.argmax(probs / noise, dim=-1, keepdim=True)
 
 
