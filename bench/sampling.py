@@ -161,6 +161,12 @@ def bench_decode(hf: Any, seconds: float) -> dict[str, float]:
     }
 
 
+def _note(name: str, figures: dict[str, float]) -> None:
+    """Progress on stderr while the benchmark runs (stdout keeps the table and the JSON line)."""
+    text = ", ".join(f"{k} {v:.3g}" for k, v in figures.items())
+    print(f"[{time.strftime('%H:%M:%S')}] {name}: {text}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -191,8 +197,11 @@ def main() -> None:
 
     with torch.inference_mode():
         top = bench_top(ours, hf, args.batch, args.n_ctx, args.chunk)
+        _note("top level", top)
         up = bench_upsampler(ours, hf_loop, args.batch, args.n_ctx, args.chunk)
+        _note("upsampler", up)
     dec = bench_decode(hf, args.decode_seconds)
+    _note("decode", dec)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     rows = [
