@@ -70,6 +70,10 @@ def test_compose_all_levels_gives_right_lengths_and_takes(project, model) -> Non
     fresh = Project.open(project.folder)
     assert all(fresh.take(t).best_level == 2 for t in result.take_ids)
     assert fresh.read_preview(result.take_ids[0], 0).shape == (n_top * TOP,)
+    # preview mode: decode any finished level of a take into the project's preview cache
+    audio = takes.preview_take(fresh, model, result.take_ids[1], level=2)
+    assert audio.shape == (n_top * TOP,) and abs(audio).max() <= 1.0
+    assert fresh.preview_levels(result.take_ids[1]) == [0, 2]
     info = json.loads((state.folder / "job.json").read_text())
     assert info["status"] == "done" and info["take_ids"] == result.take_ids
     assert {r.id for r in fresh.jobs()[0]} == {state.job_id} and not fresh.unfinished_jobs()
