@@ -22,6 +22,13 @@ ARTISTS = ["alan jackson", "the beatles", "beck"]
 GENRES = ["country", "rock", "pop"]
 
 
+class _NoModels:
+    """The fake needs no weights: the window's model preload gets nothing and nothing fails."""
+
+    def get(self, name: str, decoder_only: bool = False) -> None:
+        return None
+
+
 class FakeStudio(Studio):
     # plain attributes instead of the real Studio's project-backed properties
     project_dir = None
@@ -31,6 +38,7 @@ class FakeStudio(Studio):
 
     def __init__(self) -> None:
         super().__init__()
+        self.models = _NoModels()
         self.takes_: dict[str, TakeItem] = {}
         self.audio: dict[str, np.ndarray] = {}
         self.song = SongSettings()
