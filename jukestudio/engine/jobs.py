@@ -11,13 +11,16 @@ lost). Results go into the project's takes when the job is done (``jukestudio.en
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from jukestudio.atomic import atomic_write_text
 from jukestudio.engine import device as devices
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
 from jukestudio.engine.state import RESUMABLE, JobState, new_job_id, now_iso
@@ -192,6 +195,20 @@ def run_job(
         raise ValueError(f"{folder}: job status {state.status!r} cannot be resumed")
     cancel = cancel or CancelToken()
     report = report or (lambda _p: None)
+    with _job_lock(state.folder):
+        state = JobState.load(folder)  # as the previous owner left it
+        return _run_locked(state, model, report, cancel, device, project, finish)
+
+
+def _run_locked(
+    state: JobState,
+    model: Any | None,
+    report: Report,
+    cancel: CancelToken,
+    device: str | torch.device | None,
+    project: Any | None,
+    finish: Callable[[JobState, Any], list[str]] | None,
+) -> JobResult:
     if model is None:
         model = _load_model(state.info["model"])
     settings = SamplingSettings.from_dict(state.settings)
@@ -281,6 +298,39 @@ def run_job(
     state.save(tensors=False)
     tracker.finish()
     return JobResult(state.job_id, "done", list(take_ids), state.codes)
+
+
+LOCK_FILE = "lock"
+
+
+@contextmanager
+def _job_lock(folder: Path) -> Iterator[None]:
+    """One process runs a job at a time (the GUI and `jukestudio-cli resume` share project folders).
+
+    The lock file holds the owner's process id; a lock left by a dead (e.g. killed) process is taken over.
+    """
+    lock = folder / LOCK_FILE
+    try:
+        owner = int(lock.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        owner = None
+    if owner is not None and owner != os.getpid() and _process_alive(owner):
+        raise RuntimeError(f"{folder}: this job is being run by process {owner}; wait for it or stop it first")
+    atomic_write_text(lock, str(os.getpid()))
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's), or the platform cannot tell: be safe
+    return True
 
 
 def _generator(state: JobState, seed: int, target: torch.device) -> torch.Generator:

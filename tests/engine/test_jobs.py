@@ -281,3 +281,19 @@ def test_a_job_created_without_take_ids_finishes_into_new_takes(project, model) 
     assert len(result.take_ids) == 2
     assert json.loads((state.folder / "job.json").read_text())["take_ids"] == result.take_ids
     assert all(project.take(t).job_id == state.job_id for t in result.take_ids)
+
+
+def test_one_process_runs_a_job_at_a_time(project, model) -> None:
+    import os
+    import subprocess
+    import sys
+
+    state = takes.create_compose(project, model.config, seconds=0.03)
+    lock = state.folder / jobs.LOCK_FILE
+    lock.write_text(str(os.getppid()))  # a live process that is not us
+    with pytest.raises(RuntimeError, match="being run by process"):
+        jobs.run_job(state.folder, model=model, project=project)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.write_text(dead.stdout.strip())  # left by a killed process: taken over
+    assert jobs.run_job(state.folder, model=model, project=project).status == "done"
+    assert not lock.exists()
