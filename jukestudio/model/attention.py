@@ -137,7 +137,7 @@ class JukeboxAttention(nn.Module):
         self.n_heads = config.n_heads
         self.head_dim = hidden // config.n_heads
         self.scale = self.head_dim**-0.25  # applied squared to q·k, as HF/original at inference
-        self._scale2 = self.scale * self.scale
+        self.step_scale = torch.tensor(self.scale * self.scale)
         self.hidden = hidden
         self.n_ctx = n_ctx
         self.block_ctx = n_ctx // config.blocks
@@ -365,7 +365,7 @@ class JukeboxAttention(nn.Module):
         # One query: plain batched matmuls over (B*H) beat the fused kernel's set-up at these sizes.
         n = keys.shape[2]
         w = torch.bmm(q.reshape(b * h, 1, d), keys.reshape(b * h, n, d).transpose(1, 2))
-        w.mul_(self._scale2)
+        w.mul_(self.step_scale)  # (d^-1/4)^2 as a 0-dim tensor, set by the layer stack's step plan
         if w.dtype == torch.float32:
             w = torch.softmax(w, dim=-1)
         else:

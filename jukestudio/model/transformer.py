@@ -144,8 +144,13 @@ class JukeboxLayerStack(nn.Module):
         """Per layer the tensors one sampling step needs, gathered once per window so the step
         itself is plain tensor calls (no module dispatch)."""
         plan = []
+        first = self._attn_mods[0].mlp.c_fc.weight
+        dtype, device = self.compute_dtype or first.dtype, first.device
+        # 0-dim tensors instead of Python scalars: saves a scalar-to-tensor copy per use
+        self._gelu_k = torch.tensor(1.702, dtype=dtype, device=device)
         for block in self._attn_mods:
             attn, mlp = block.attn, block.mlp
+            attn.step_scale = torch.tensor(attn.scale * attn.scale, dtype=dtype, device=device)
             plan.append(
                 (
                     attn,
@@ -174,10 +179,10 @@ class JukeboxLayerStack(nn.Module):
         b, _, width = x.shape
         shape = (width,)
         dt = self.compute_dtype
+        plan = plan if plan is not None else self.step_plan()
+        gelu_k = self._gelu_k
         h = x.view(b, width) if dt is None else x.view(b, width).to(dt)
-        for (attn, l0w, l0b, qw, qb, pw, pb, l1w, l1b, fw, fb, mw, mb, res, eps), cache in zip(
-            plan if plan is not None else self.step_plan(), caches
-        ):
+        for (attn, l0w, l0b, qw, qb, pw, pb, l1w, l1b, fw, fb, mw, mb, res, eps), cache in zip(plan, caches):
             if dt is None:
                 a = F.layer_norm(h, shape, l0w, l0b, eps)
             else:
@@ -189,7 +194,7 @@ class JukeboxLayerStack(nn.Module):
             else:
                 m = F.layer_norm(h2.float(), shape, l1w, l1b, eps).to(dt)
             m = torch.addmm(fb, m, fw)
-            m = m * torch.sigmoid(1.702 * m)  # quick-GELU
+            m = m * torch.sigmoid(m * gelu_k)  # quick-GELU
             m = torch.addmm(mb, m, mw)
             h = h2.add_(m) if res == 1.0 else h + res * (a + m)
         return h.view(b, 1, width) if dt is None else h.view(b, 1, width).float()
