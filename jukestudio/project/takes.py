@@ -94,7 +94,7 @@ class Take:
         return max(done) if done else None
 
     def copy(self, **changes: Any) -> Take:
-        return replace(self, status=dict(self.status), extra=dict(self.extra), **changes)
+        return replace(self, **{"status": dict(self.status), "extra": dict(self.extra), **changes})
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -493,3 +493,14 @@ def test_failed_delete_changes_nothing(project, monkeypatch) -> None:
     assert set(project.takes) == {root.id, child.id} and not project.can_undo
     assert project.take_dir(root.id).exists() and project.take_dir(child.id).exists()
     assert not (project.folder / "trash").exists() or not any((project.folder / "trash").iterdir())
+
+
+def test_take_copy_accepts_changes_to_its_dict_fields() -> None:
+    from jukestudio.project.takes import Take
+
+    take = Take(id="t1", extra={"batch_index": 0})
+    changed = take.copy(extra={"words": [1]}, status={"coarse": "done"}, name="renamed")
+    assert changed.extra == {"words": [1]} and changed.status == {"coarse": "done"}
+    assert changed.name == "renamed"
+    assert take.extra == {"batch_index": 0}  # the original is untouched
+    assert take.copy().extra is not take.extra  # dict fields are never shared
