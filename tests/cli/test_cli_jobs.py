@@ -16,6 +16,7 @@ import soundfile
 import torch
 
 from jukestudio.cli.jobs import ProgressBar
+from jukestudio.cli.main import main
 from jukestudio.engine.progress import Progress
 from jukestudio.project import Project
 from tests.engine.tiny import TINY_HF
@@ -101,7 +102,7 @@ def test_sigkill_mid_job_then_resume_gives_identical_codes(tmp_path, env, uninte
             assert torch.equal(g, w)
 
 
-def test_ctrl_c_cancels_cleanly_and_resume_by_id_finishes(tmp_path, env, uninterrupted) -> None:
+def test_ctrl_c_cancels_cleanly_and_resume_by_id_finishes(tmp_path, env, uninterrupted, capsys) -> None:
     folder = tmp_path / "song"
     proc = subprocess.Popen(
         cli(*compose_args(folder)), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -117,8 +118,8 @@ def test_ctrl_c_cancels_cleanly_and_resume_by_id_finishes(tmp_path, env, uninter
     job_dir = folder / "jobs" / info["id"]
     assert json.loads((job_dir / "job.json").read_text())["status"] == "cancelled"
     # a cancelled job is not picked up by a plain resume, only by id
-    plain = subprocess.run(cli("resume", str(folder)), env=env, capture_output=True, text=True, timeout=120)
-    assert "no unfinished jobs" in plain.stderr
+    assert main(["resume", str(folder)]) == 0
+    assert "no unfinished jobs" in capsys.readouterr().err
     by_id = subprocess.run(
         cli("resume", str(folder), info["id"], "--threads", "1", "--quiet"),
         env=env, capture_output=True, text=True, timeout=300,
@@ -130,10 +131,7 @@ def test_ctrl_c_cancels_cleanly_and_resume_by_id_finishes(tmp_path, env, uninter
 
     take_id = json.loads((job_dir / "job.json").read_text())["take_ids"][0]
     out = tmp_path / "take.wav"
-    exported = subprocess.run(
-        cli("export", str(folder), take_id, "-o", str(out)), env=env, capture_output=True, text=True, timeout=120
-    )
-    assert exported.returncode == 0, exported.stderr
+    assert main(["export", str(folder), take_id, "-o", str(out)]) == 0
     audio, sr = soundfile.read(str(out))
     assert sr == 44100 and audio.shape == (N_TOP * 128,)
     assert json.loads(out.with_suffix(".json").read_text())["prior_level"] == 2
@@ -151,8 +149,6 @@ def test_progress_bar_line() -> None:
 
 
 def test_compose_continue_upsample_commands(tmp_path, capsys) -> None:
-    from jukestudio.cli.main import main
-
     before = torch.get_num_threads()
     folder = tmp_path / "song"
     try:
