@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--n-ctx", type=int, default=2048)
     parser.add_argument("--lyrics", type=int, default=384)
     parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--context", type=int, default=0, help="music tokens of context, primed in chunks of 32")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-hf", action="store_true")
     parser.add_argument("--dtype", default="float32", help="our inference dtype: float32 | bfloat16 | float16")
@@ -69,7 +70,10 @@ def main() -> None:
     n = args.batch
     labels = torch.cat([torch.tensor([[0, 0, 0, 5, 7]] * n), torch.randint(1, 79, (n, 600))], dim=1)
     metadata = ours.get_metadata(labels, 0, 60 * 44100)
-    kwargs = dict(metadata=metadata, top_k=1, sample_tokens=args.tokens)
+    context = torch.randint(0, 2048, (n, args.context), generator=torch.Generator().manual_seed(1))
+    kwargs = dict(
+        music_tokens=context, metadata=metadata, top_k=1, chunk_size=32, sample_tokens=args.context + args.tokens
+    )
 
     if args.dtype != "float32":
         ours.set_inference_dtype(getattr(torch, args.dtype))

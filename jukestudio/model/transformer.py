@@ -19,7 +19,7 @@ from jukestudio.model.sampling import sample_logits
 # A CPU sampling step whose matrices are this small (rows x width^2 multiply-adds) runs on one
 # intra-op thread: forking/joining threads for a 1-row matmul costs more than it saves, and on a
 # busy machine a waiting OpenMP thread makes every tiny op wait for a time slice.
-SINGLE_THREAD_STEP_WORK = 1 << 20
+SINGLE_THREAD_STEP_WORK = 1 << 24
 
 
 @contextmanager
