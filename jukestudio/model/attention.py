@@ -13,7 +13,7 @@ layer one of these kinds is used (original ``attn_order`` ids in brackets). A qu
 
 Three code paths compute the same function: ``forward`` (a whole sequence from position 0, teacher
 forcing, in the factorised layout), ``forward_chunk`` (priming: a run of queries after cached keys,
-with an explicit mask) and ``step`` (one query, reading the static cache in place). Scores are
+with an explicit mask) and ``attend_step`` (one query, reading the static cache in place). Scores are
 ``q·k / sqrt(d_head)`` with softmax in fp32, as the original.
 """
 
