@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from jukestudio import __version__
 from jukestudio.cli import jobs, models
 from jukestudio.logsetup import setup_logging
+from jukestudio.project.errors import ProjectError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("cancelled\n")
         return 130
+    except (ValueError, OSError, ProjectError) as exc:
+        # Our errors (bad checkpoint, audio, config, project, duration) all say what is wrong and where;
+        # the traceback goes to the log file only.
+        logging.getLogger("jukestudio.cli").debug("command failed", exc_info=True)
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
 
 
 if __name__ == "__main__":

@@ -28,3 +28,11 @@ def test_paths_follow_home_override(jukestudio_home) -> None:
 
     assert paths.model_store_dir().is_relative_to(jukestudio_home)
     assert paths.projects_dir().is_dir()
+
+
+def test_errors_are_one_clear_line_not_a_traceback(capsys, tmp_path) -> None:
+    code = main(["export", str(tmp_path / "no-such-project"), "take-1", "-o", str(tmp_path / "out.wav")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert "no-such-project" in err

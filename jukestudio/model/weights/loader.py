@@ -19,6 +19,7 @@ from torch import nn
 from jukestudio import paths
 from jukestudio.model.config import JukeboxConfig
 from jukestudio.model.modeling import JukeboxModel
+from jukestudio.model.weights.demo import DEMO_NAME, ensure_demo_model
 from jukestudio.model.weights.errors import CheckpointError
 from jukestudio.model.weights.hf_format import TensorSource, is_hf_folder, read_hf_folder, shape_view
 from jukestudio.model.weights.modules import (
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 def open_weights(name_or_path: str | os.PathLike[str]) -> tuple[JukeboxConfig, dict[str, TensorSource], Path]:
     """(config, per-component sources, where) for a store name, a store folder or an HF folder."""
     text = os.fspath(name_or_path)
+    if text == DEMO_NAME and not (paths.model_store_dir() / text).is_dir():
+        ensure_demo_model()  # made on first use from a fixed seed; nothing is shipped
     if _NAME.match(text) and (paths.model_store_dir() / text).is_dir():
         folder = paths.model_store_dir() / text
         config, sources, _ = entry_sources(folder)
