@@ -6,67 +6,11 @@ Names follow Hugging Face 4.40.2 (``conditioner_blocks``/``metadata_embedding`` 
 
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from jukestudio.model.transformer import JukeboxLayerNorm
-
-
-class JukeboxResConv1DBlock(nn.Module):
-    """``x + res_scale * conv1x1(relu(conv3_dilated(relu(x))))``."""
-
-    def __init__(self, config, conv_width: int, depth: int, res_scale: float) -> None:
-        super().__init__()
-        hidden = config.res_convolution_multiplier * conv_width
-        dilation = config.res_dilation_growth_rate**depth
-        self.res_scale = res_scale
-        self.conv1d_1 = nn.Conv1d(conv_width, hidden, 3, 1, dilation, dilation)
-        self.conv1d_2 = nn.Conv1d(hidden, conv_width, 1, 1, 0)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.res_scale * self.conv1d_2(F.relu(self.conv1d_1(F.relu(x))))
-
-
-class JukeboxResnet1D(nn.Module):
-    def __init__(self, config, conv_width: int, n_depth: int) -> None:
-        super().__init__()
-        cycle = config.res_dilation_cycle
-        # Only the middle upsampler scales its residuals (cond_res_scale); invisible in the weights.
-        res_scale = 1.0 / math.sqrt(n_depth) if config.conv_res_scale else 1.0
-        self.resnet_block = nn.ModuleList(
-            JukeboxResConv1DBlock(config, conv_width, d if cycle is None else d % cycle, res_scale)
-            for d in range(n_depth)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.resnet_block:
-            x = block(x)
-        return x
-
-
-class JukeboxDecoderConvBlock(nn.Module):
-    """Conv1d(width -> res width) then ``down_t`` x [Resnet1D, ConvTranspose1d x stride]."""
-
-    def __init__(self, config, embed_dim: int, hidden_dim: int, depth: int, down_t: int, stride_t: int) -> None:
-        super().__init__()
-        if down_t <= 0:
-            raise ValueError("the music-token conditioner needs res_downs_t > 0 for its level")
-        self.proj_in = nn.Conv1d(embed_dim, hidden_dim, 3, 1, 1)
-        blocks: list[nn.Module] = []
-        for i in range(down_t):
-            blocks.append(JukeboxResnet1D(config, hidden_dim, depth))
-            out = hidden_dim if i < down_t - 1 else embed_dim
-            blocks.append(nn.ConvTranspose1d(hidden_dim, out, stride_t * 2, stride_t, stride_t // 2))
-        self.upsample_block = nn.ModuleList(blocks)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.proj_in(x)
-        for block in self.upsample_block:
-            x = block(x)
-        return x
+from jukestudio.model.vqvae_blocks import DecoderConvBlock, ResnetSpec
 
 
 class JukeboxMusicTokenConditioner(nn.Module):
@@ -76,14 +20,20 @@ class JukeboxMusicTokenConditioner(nn.Module):
         super().__init__()
         self.embed_tokens = nn.Embedding(config.music_vocab_size, config.hidden_size)
         # HF indexes res_downs_t with the prior level (equal to the original for downs (3, 2, 2)).
-        self.upsampler = JukeboxDecoderConvBlock(
-            config,
-            config.hidden_size,
-            config.res_conv_width,
-            config.res_conv_depth,
-            config.res_downs_t[level],
-            config.res_strides_t[level],
+        down_t, stride_t = config.res_downs_t[level], config.res_strides_t[level]
+        if down_t <= 0:
+            raise ValueError("the music-token conditioner needs res_downs_t > 0 for its level")
+        spec = ResnetSpec(
+            depth=config.res_conv_depth,
+            multiplier=config.res_convolution_multiplier,
+            dilation_growth_rate=config.res_dilation_growth_rate,
+            dilation_cycle=config.res_dilation_cycle,
+            # Only the middle upsampler scales its residuals (cond_res_scale); invisible in the weights.
+            res_scale=bool(config.conv_res_scale),
+            reverse_dilation=False,
         )
+        # The same block as the VQ-VAE decoder's, with the conditioner's widths.
+        self.upsampler = DecoderConvBlock(config.hidden_size, config.res_conv_width, down_t, stride_t, spec)
         self.layer_norm = JukeboxLayerNorm(config.hidden_size)
 
     def forward(self, music_tokens: torch.Tensor) -> torch.Tensor:

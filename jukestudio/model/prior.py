@@ -37,7 +37,6 @@ from jukestudio.model.conditioners import (
     JukeboxLabelConditioner,
     JukeboxMusicTokenConditioner,
     JukeboxRangeEmbedding,
-    JukeboxResConv1DBlock,
 )
 from jukestudio.model.config import JukeboxPriorConfig
 from jukestudio.model.tokenizer import get_relevant_lyric_tokens
@@ -46,6 +45,7 @@ from jukestudio.model.transformer import (
     JukeboxLayerNorm,
     JukeboxPositionalEmbedding,
 )
+from jukestudio.model.vqvae_blocks import ResConv1DBlock
 
 _LN2 = math.log(2.0)
 
@@ -147,7 +147,7 @@ class JukeboxPrior(nn.Module):
             if isinstance(module, JukeboxConditionalAutoregressive) and hasattr(module, "start_token"):
                 module.start_token.normal_(0.0, 0.01 * scale, generator=g)
         for module in self.modules():
-            if isinstance(module, JukeboxResConv1DBlock) and self.config.zero_out:
+            if isinstance(module, ResConv1DBlock) and self.config.zero_out:
                 module.conv1d_2.weight.zero_()
                 module.conv1d_2.bias.zero_()
 
