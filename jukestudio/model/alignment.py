@@ -14,16 +14,10 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
+from jukestudio.model.sample_loop import get_starts
+
 if TYPE_CHECKING:
     from jukestudio.model.prior import JukeboxPrior
-
-
-def window_starts(total_length: int, n_ctx: int, hop_length: int) -> list[int]:
-    """Window starts covering ``total_length`` tokens; the last window is moved back to end there."""
-    starts = []
-    for start in range(0, total_length - n_ctx + hop_length, hop_length):
-        starts.append(total_length - n_ctx if start + n_ctx >= total_length else start)
-    return starts
 
 
 @torch.no_grad()
@@ -49,7 +43,7 @@ def compute_alignment(
     n_full = labels.shape[1] - head
     result = torch.zeros(batch, padded, n_full + 1)
     windows = []
-    for start in window_starts(padded, n_ctx, hop):
+    for start in get_starts(padded, n_ctx, hop):
         metadata, indices = prior.get_metadata(labels, start, total_length, offset, get_indices=True)
         probs = prior.get_alignment_window(tokens[:, start : start + n_ctx], metadata).cpu()
         windows.append((start, probs, indices))

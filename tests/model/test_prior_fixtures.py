@@ -14,9 +14,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from jukestudio.model.alignment import window_starts
 from jukestudio.model.config import JukeboxConfig
 from jukestudio.model.prior import JukeboxPrior
+from jukestudio.model.sample_loop import get_starts
 from tests.conftest import ORIG_TINY
 
 NAMES = ["tiny", "tiny5b"]
@@ -61,7 +61,7 @@ def greedy_level(prior, labels, total_tokens, hop, total_length, upper=None, con
     if total_tokens < n_ctx:  # sample_partial_window from the start
         metadata = prior.get_metadata(labels, 0, total_length)
         return prior.sample(n, music_tokens=out, metadata=metadata, top_k=1, chunk_size=8, sample_tokens=total_tokens)
-    for start in window_starts(total_tokens, n_ctx, hop):
+    for start in get_starts(total_tokens, n_ctx, hop):
         context = out[:, start : start + n_ctx]
         if context.shape[1] >= n_ctx:
             continue
