@@ -1,4 +1,4 @@
-"""Sampling jobs: compose, continue, upsample (resumable), and preview. No Qt.
+"""Jobs: compose, continue, upsample (sampling, resumable) and preview (decoding). No Qt.
 
 A job is created into ``<project>/jobs/<job_id>/`` (status "queued") with everything it needs: the
 initial codes and labels (state.safetensors) and its settings (job.json). ``run_job`` then runs or
@@ -6,6 +6,10 @@ resumes it: the cascade continues from the saved codes with the saved random-gen
 after every window the state is saved again. So the same seed gives the same codes whether the job
 ran in one go, was cancelled and resumed, or was killed and resumed (at most the window in flight is
 lost). Results go into the project's takes when the job is done (``jukestudio.engine.takes``).
+
+A preview job decodes takes' codes to audio with the VQ-VAE, one take at a time, into the project's
+preview cache; it shares the folder, status, progress, cancel and resume machinery (a resumed
+preview job skips the takes it already decoded).
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from jukestudio.model.sample_loop import Window
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("compose", "continue", "upsample")
+SAMPLING_KINDS = ("compose", "continue", "upsample")
+KINDS = (*SAMPLING_KINDS, "preview")
 Report = Callable[[Progress], None]
 
 
@@ -53,6 +58,7 @@ class SamplingSettings:
     seed: int = 0
     device: str | None = None  # None = CUDA when available, else CPU
     precision: str = "auto"  # "auto" (fp16 transformer on a GPU, fp32 on CPU), "fp32", "fp16", "bf16"
+    compile: bool = False  # torch.compile + CUDA graphs for the per-token step (CUDA only; else eager)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -88,7 +94,9 @@ def create_job(
     extra: dict[str, torch.Tensor] | None = None,
     job_id: str | None = None,
 ) -> JobState:
-    """Write a queued job: initial codes (prior order, one row per take) and labels (1 or N rows)."""
+    """Write a queued sampling job: initial codes (prior order, one row per take) and labels (1 or N rows)."""
+    if kind == "preview":
+        raise ValueError("preview jobs are created with create_preview_job")
     if kind not in KINDS:
         raise ValueError(f"unknown job kind {kind!r}; known: {', '.join(KINDS)}")
     n_levels = len(config.prior_configs)
@@ -130,6 +138,79 @@ def create_job(
     state.save()
     logger.info("created %s job %s in %s", kind, job_id, folder)
     return state
+
+
+def create_preview_job(
+    project_dir: str | Path,
+    *,
+    model_name: str,
+    config: JukeboxConfig,
+    take_ids: Sequence[str],
+    codes: Sequence[torch.Tensor],
+    levels: Sequence[int],
+    job_id: str | None = None,
+) -> JobState:
+    """Write a queued preview job: decode ``codes[i]`` (1-D, prior level ``levels[i]``) of each take.
+
+    The takes' codes are copied into the job (they may differ in length), so the job decodes what
+    was chosen even if a take changes before it runs.
+    """
+    if not take_ids:
+        raise ValueError("choose at least one take to preview")
+    if not len(take_ids) == len(codes) == len(levels):
+        raise ValueError(f"{len(take_ids)} takes, {len(codes)} code rows and {len(levels)} levels do not match")
+    n_levels = len(config.prior_configs)
+    rows = [torch.as_tensor(c).detach().cpu().long().reshape(-1) for c in codes]
+    for take_id, row, level in zip(take_ids, rows, levels, strict=True):
+        if not 0 <= int(level) < n_levels:
+            raise ValueError(f"take {take_id}: no prior level {level} (the model has {n_levels})")
+        if row.numel() == 0:
+            raise ValueError(f"take {take_id} has no codes at level {level}")
+    job_id = job_id or new_job_id("preview")
+    folder = Path(project_dir) / "jobs" / job_id
+    if folder.exists():
+        raise FileExistsError(f"{folder}: a job with this id exists already")
+    n = len(rows)
+    info = {
+        "id": job_id,
+        "kind": "preview",
+        "status": "queued",
+        "created": now_iso(),
+        "updated": now_iso(),
+        "take_ids": list(take_ids),
+        "message": "",
+        "model": model_name,
+        "n_levels": n_levels,
+        "n_samples": n,
+        "sampling_rate": config.sampling_rate,
+        "settings": {"levels": [int(x) for x in levels]},
+        "source": {},
+        "progress": _preview_progress([int(x) for x in levels], [r.numel() for r in rows], 0),
+    }
+    empty = [torch.zeros(n, 0, dtype=torch.long) for _ in range(n_levels)]
+    extra = {f"take_{i}": row for i, row in enumerate(rows)}
+    state = JobState(folder, info, empty, [e.clone() for e in empty], None, extra)
+    state.save()
+    logger.info("created preview job %s in %s", job_id, folder)
+    return state
+
+
+def _preview_progress(levels: list[int], lengths: list[int], takes_done: int) -> dict[str, Any]:
+    """job.json progress of a preview job: one "window" per take, tokens = codes decoded."""
+    per_level: dict[str, dict[str, int]] = {}
+    for i, (level, length) in enumerate(zip(levels, lengths, strict=True)):
+        entry = per_level.setdefault(str(level), {"n_windows": 0, "windows_done": 0, "tokens_total": 0})
+        entry["n_windows"] += 1
+        entry["windows_done"] += int(i < takes_done)
+        entry["tokens_total"] += length
+    total, done = sum(lengths), sum(lengths[:takes_done])
+    return {
+        "levels": per_level,
+        "tokens_total": total,
+        "tokens_done": done,
+        "fraction": done / total if total else 1.0,
+        "takes_done": takes_done,
+    }
 
 
 def _as_2d(x: torch.Tensor) -> torch.Tensor:
@@ -197,6 +278,8 @@ def run_job(
     report = report or (lambda _p: None)
     with _job_lock(state.folder):
         state = JobState.load(folder)  # as the previous owner left it
+        if state.info["kind"] == "preview":
+            return _run_preview(state, model, report, cancel, project, finish)
         return _run_locked(state, model, report, cancel, device, project, finish)
 
 
@@ -272,6 +355,7 @@ def _run_locked(
                 on_step=on_step,
                 on_window=on_window,
                 on_message=on_message,
+                compile=settings.compile,
             )
     except Cancelled:
         state.set_status("cancelled", "cancelled: finished windows are kept; resume to continue")
@@ -378,10 +462,10 @@ def _update_progress(state: JobState, plan: dict[int, list[Window]], tracker: Pr
     state.info["progress"] = info
 
 
-def _load_model(name: str) -> Any:
+def _load_model(name: str, components: tuple[str, ...] | None = None) -> Any:
     from jukestudio.model.weights.loader import load_model
 
-    model = load_model(name)
+    model = load_model(name, components)
     model.eval()
     return model
 
@@ -394,3 +478,73 @@ def preview_audio(model: Any, codes: torch.Tensor, level: int = 0) -> torch.Tens
     with torch.inference_mode():
         audio = model.decode_level(codes.long(), level, bs_chunks=codes.shape[0])
     return audio[..., 0].float().clamp(-1.0, 1.0).cpu()
+
+
+def _run_preview(
+    state: JobState,
+    model: Any | None,
+    report: Report,
+    cancel: CancelToken,
+    project: Any | None,
+    finish: Callable[[JobState, Any], list[str]] | None,
+) -> JobResult:
+    """Decode the job's takes one by one (on the VQ-VAE's device) into the project's preview cache."""
+    from jukestudio.engine.takes import open_project_of
+
+    project = open_project_of(state, project)
+    if model is None:
+        model = _load_model(state.info["model"], components=("vqvae",))
+    take_ids = list(state.info["take_ids"])
+    levels = [int(x) for x in state.settings["levels"]]
+    try:
+        rows = [state.extra[f"take_{i}"] for i in range(len(take_ids))]
+    except KeyError as exc:
+        raise ValueError(f"{state.folder}: preview job lacks the codes of take {exc}") from exc
+    lengths = [r.numel() for r in rows]
+    done = int(state.info.get("progress", {}).get("takes_done", 0))
+    windows_done: dict[int, int] = {}
+    for level in levels[:done]:
+        windows_done[level] = windows_done.get(level, 0) + 1
+    tracker = ProgressTracker(
+        state.job_id, report, tokens_total=sum(lengths), tokens_done=sum(lengths[:done]),
+        n_windows={lv: levels.count(lv) for lv in levels}, windows_done=windows_done,
+    )  # fmt: skip
+    state.set_status("running", "")
+    state.save(tensors=False)
+    tracker.start("resuming" if done else "starting")
+    device = module_device(model.vqvae)
+    try:
+        for i in range(done, len(take_ids)):
+            cancel.raise_if_cancelled()
+            audio = preview_audio(model, rows[i].reshape(1, -1).to(device), level=levels[i])[0].numpy()
+            project.write_preview(take_ids[i], audio.astype("float32"), prior_level=levels[i])
+            window = Window(levels[i], 0, lengths[i], 0, windows_done.get(levels[i], 0))
+            tracker.step(window, 0, 1, lengths[i], 1)
+            tracker.window_finished(window, 1)
+            windows_done[levels[i]] = windows_done.get(levels[i], 0) + 1
+            state.info["progress"] = _preview_progress(levels, lengths, i + 1)
+            state.save(tensors=False)
+    except Cancelled:
+        state.set_status("cancelled", "cancelled: decoded takes are kept; resume to decode the rest")
+        state.save(tensors=False)
+        logger.info("job %s cancelled", state.job_id)
+        raise Cancelled(JobResult(state.job_id, "cancelled", [], state.codes)) from None
+    except BaseException as exc:
+        if not isinstance(exc, KeyboardInterrupt):
+            state.set_status("failed", f"{type(exc).__name__}: {exc}")
+            state.save(tensors=False)
+        raise
+    if finish is not None:
+        take_ids = finish(state, model)
+    state.info["take_ids"] = list(take_ids)
+    state.set_status("done", "")
+    state.info["progress"] = _preview_progress(levels, lengths, len(lengths))
+    state.save(tensors=False)
+    tracker.finish()
+    return JobResult(state.job_id, "done", list(take_ids), state.codes)
+
+
+def module_device(module: torch.nn.Module) -> torch.device:
+    for tensor in module.parameters():
+        return tensor.device
+    return torch.device("cpu")

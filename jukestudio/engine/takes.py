@@ -1,4 +1,4 @@
-"""Jobs on a project: build compose/continue/upsample jobs from takes and settings, store their results.
+"""Jobs on a project: build compose/continue/upsample/preview jobs from takes and settings, store results.
 
 The GUI and the CLI both come through here, so a job started in one can be resumed from the other.
 Take ids are chosen when the job is created (``job.json`` lists them), so finishing a job twice (a
@@ -70,6 +70,7 @@ def create_compose(
     levels: Sequence[int] = (0,),
     seed: int | None = None,
     device: str | None = None,
+    compile: bool = False,
 ) -> JobState:
     """N new takes of ``seconds`` (default: the project's take length), from nothing or a prompt.
 
@@ -91,7 +92,7 @@ def create_compose(
         total_seconds=settings.total_length_s,
         start_tokens=codes[0].shape[1],
         levels=levels,
-        **_sampling(settings, seed, device=device),
+        **_sampling(settings, seed, device=device, compile=compile),
     )
     extra = {"prompt_" + str(p): c[:1] for p, c in enumerate(codes) if c.shape[1]}
     return jobs.create_job(
@@ -117,6 +118,7 @@ def create_continue(
     seconds: float | None = None,
     seed: int | None = None,
     device: str | None = None,
+    compile: bool = False,
 ) -> JobState:
     """N variations that extend a take's top level by ``seconds``: the take repeated N times, continued."""
     settings = project.settings
@@ -133,7 +135,7 @@ def create_continue(
         total_seconds=settings.total_length_s,
         start_tokens=top.numel(),
         levels=(0,),
-        **_sampling(settings, seed, device=device),
+        **_sampling(settings, seed, device=device, compile=compile),
     )
     return jobs.create_job(
         project.folder,
@@ -157,6 +159,7 @@ def create_upsample(
     levels: Sequence[int] = (1, 2),
     seed: int | None = None,
     device: str | None = None,
+    compile: bool = False,
 ) -> JobState:
     """Levels 1 and 0 (prior levels 1, 2) for the chosen takes, batched; optionally a time region only.
 
@@ -200,7 +203,7 @@ def create_upsample(
         sample_length=length,
         total_length=total,
         offset=first * hop,
-        **_sampling(settings, seed, device=device),
+        **_sampling(settings, seed, device=device, compile=compile),
     )
     return jobs.create_job(
         project.folder,
@@ -215,12 +218,54 @@ def create_upsample(
     )
 
 
-def finish_job(state: JobState, model: Any, project: Project | None = None) -> list[str]:
-    """Write a finished job's codes into the project's takes (and a top-level preview for new takes)."""
+def create_preview(
+    project: Project, config: JukeboxConfig, take_ids: Sequence[str], *, level: int | None = None
+) -> JobState:
+    """A job that decodes each take at ``level`` (default: its best finished level, else the highest
+    level with codes) into the project's preview cache."""
+    if not take_ids:
+        raise ValueError("choose at least one take to preview")
+    rows, levels = [], []
+    for take_id in take_ids:
+        codes = project.read_codes(take_id)
+        chosen = level if level is not None else _preview_level(project, take_id, codes)
+        if not 0 <= chosen < len(codes):
+            raise ValueError(f"take {take_id}: no prior level {chosen}")
+        if codes[chosen] is None or codes[chosen].numel() == 0:
+            raise ValueError(f"take {take_id} has no codes at level {chosen}")
+        rows.append(codes[chosen])
+        levels.append(chosen)
+    return jobs.create_preview_job(
+        project.folder, model_name=project.settings.model, config=config, take_ids=list(take_ids), codes=rows,
+        levels=levels,
+    )  # fmt: skip
+
+
+def _preview_level(project: Project, take_id: str, codes: Sequence[torch.Tensor | None]) -> int:
+    best = project.take(take_id).best_level
+    if best is not None:
+        return best
+    present = [p for p, c in enumerate(codes) if c is not None and c.numel()]
+    if not present:
+        raise ValueError(f"take {take_id} has no codes to preview")
+    return max(present)
+
+
+def open_project_of(state: JobState, project: Project | None = None) -> Project:
+    """The job's project: the caller's open one (checked to be the job's), else opened from disk."""
     if project is None:
-        project = Project.open(project_dir_of(state))
-    elif project.folder.resolve() != project_dir_of(state).resolve():
+        return Project.open(project_dir_of(state))
+    if project.folder.resolve() != project_dir_of(state).resolve():
         raise ValueError(f"job {state.job_id} belongs to {project_dir_of(state)}, not to {project.folder}")
+    return project
+
+
+def finish_job(state: JobState, model: Any, project: Project | None = None) -> list[str]:
+    """Write a finished job's codes into the project's takes (and a top-level preview for new takes).
+
+    Preview jobs wrote their audio take by take while running: nothing is left to write.
+    """
+    project = open_project_of(state, project)
     kind, info, codes = state.info["kind"], state.info, state.codes
     sr = int(info.get("sampling_rate", 44100))
     geometries = sample_loop.level_geometries(model.config)
@@ -264,13 +309,15 @@ def finish_job(state: JobState, model: Any, project: Project | None = None) -> l
                 project.write_codes(take_id, level, codes[level][i], complete=region is None)
             # the take points at this job; its job.json "source" holds the region (top-level tokens)
             project.update_take(take_id, job_id=state.job_id)
+    elif kind != "preview":
+        raise ValueError(f"job {state.job_id}: unknown kind {kind!r}")
     return take_ids
 
 
 def _write_previews(project: Project, model: Any, take_ids: Sequence[str], top: torch.Tensor) -> None:
     """Decode the top level so new takes can be heard at once (skipped when the VQ-VAE is not loaded)."""
     try:
-        audio = jobs.preview_audio(model, top.to(_device_of(model.vqvae)), level=0)
+        audio = jobs.preview_audio(model, top.to(jobs.module_device(model.vqvae)), level=0)
     except (RuntimeError, NotImplementedError) as exc:  # e.g. a VQ-VAE left on the meta device
         logger.warning("no preview for the new takes: %s", exc)
         return
@@ -283,15 +330,9 @@ def preview_take(project: Project, model: Any, take_id: str, level: int = 0) -> 
     codes = project.read_codes(take_id)[level]
     if codes is None or codes.numel() == 0:
         raise ValueError(f"take {take_id} has no codes at level {level}")
-    audio = jobs.preview_audio(model, codes.reshape(1, -1).to(_device_of(model.vqvae)), level=level)[0].numpy()
+    audio = jobs.preview_audio(model, codes.reshape(1, -1).to(jobs.module_device(model.vqvae)), level=level)[0].numpy()
     project.write_preview(take_id, audio.astype(np.float32), prior_level=level)
     return audio
-
-
-def _device_of(module: torch.nn.Module) -> torch.device:
-    for tensor in module.parameters():
-        return tensor.device
-    return torch.device("cpu")
 
 
 def project_dir_of(state: JobState) -> Path:
