@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,7 @@ class JukeboxModel(nn.Module):
         on_step: StepCallback | None = None,
         on_window: WindowCallback | None = None,
         on_message: Callable[[str], None] | None = None,
+        compile: bool = False,
     ) -> list[torch.Tensor]:
         """Sample ``sample_levels`` (prior order, top first) window by window; returns the codes, prior order.
 
@@ -162,6 +164,8 @@ class JukeboxModel(nn.Module):
             on_step(window, rows_done, rows, i, n): after every sampled token step; may raise to cancel.
             on_window(window, codes): after every finished window with the codes so far.
             on_message(text): notes for the user (e.g. out-of-memory retries).
+            compile: on CUDA, run each prior's one-token step through ``torch.compile`` with CUDA
+                graphs (``sample_loop.compiled_step``); elsewhere a warning and eager sampling.
         """
         n_levels = len(self.priors)
         sample_levels = sorted(range(n_levels) if sample_levels is None else sample_levels)
@@ -202,30 +206,33 @@ class JukeboxModel(nn.Module):
             target_device = torch.device(device) if device is not None else home
             if target_device != home:
                 prior.to(target_device)
+            step_mode = sample_loop.compiled_step(prior, target_device) if compile else nullcontext(False)
             try:
-                music_tokens = [t.to(target_device) for t in music_tokens]
-                level_labels = labels[level].to(target_device)
-                batch = min(n_samples, max_batch_size if level == 0 else lower_batch_size)
-                for window in windows:
-                    new, batch = self._sample_window_retrying(
-                        prior,
-                        music_tokens,
-                        level_labels,
-                        window,
-                        batch=batch,
-                        total_length=total_length,
-                        offset=offset,
-                        temp=temps[level],
-                        top_k=top_k,
-                        top_p=top_p,
-                        chunk_size=chunk_sizes[level] if chunk_sizes is not None else chunk_size,
-                        generator=generator,
-                        on_step=on_step,
-                        on_message=on_message,
-                    )
-                    music_tokens[level] = torch.cat([music_tokens[level], new], dim=1)
-                    if on_window is not None:
-                        on_window(window, music_tokens)
+                with step_mode as compiled:
+                    compile = compile and compiled  # warned once: later levels do not try again
+                    music_tokens = [t.to(target_device) for t in music_tokens]
+                    level_labels = labels[level].to(target_device)
+                    batch = min(n_samples, max_batch_size if level == 0 else lower_batch_size)
+                    for window in windows:
+                        new, batch = self._sample_window_retrying(
+                            prior,
+                            music_tokens,
+                            level_labels,
+                            window,
+                            batch=batch,
+                            total_length=total_length,
+                            offset=offset,
+                            temp=temps[level],
+                            top_k=top_k,
+                            top_p=top_p,
+                            chunk_size=chunk_sizes[level] if chunk_sizes is not None else chunk_size,
+                            generator=generator,
+                            on_step=on_step,
+                            on_message=on_message,
+                        )
+                        music_tokens[level] = torch.cat([music_tokens[level], new], dim=1)
+                        if on_window is not None:
+                            on_window(window, music_tokens)
             finally:
                 if target_device != home:
                     prior.to(home)
