@@ -33,6 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     compose.add_argument("--upsample", action="store_true", help="also run both upsamplers (full quality)")
     _new_project_args(compose)
     _run_args(compose)
+    _compile_arg(compose)
     compose.set_defaults(handler=_compose)
 
     cont = commands.add_parser("continue", help="extend a take into variations", description=_doc("continue"))
@@ -41,6 +42,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     cont.add_argument("--variations", type=int, help="how many variations (default: project's takes)")
     cont.add_argument("--seconds", type=float, help="seconds to add (default: project's take length)")
     _run_args(cont)
+    _compile_arg(cont)
     cont.set_defaults(handler=_continue)
 
     up = commands.add_parser("upsample", help="upsample takes to full quality", description=_doc("upsample"))
@@ -49,6 +51,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     up.add_argument("--region", nargs=2, type=float, metavar=("START_S", "END_S"), help="only this time region")
     up.add_argument("--levels", default="1,2", help="prior levels to sample (default 1,2 = both upsamplers)")
     _run_args(up)
+    _compile_arg(up)
     up.set_defaults(handler=_upsample)
 
     resume = commands.add_parser("resume", help="finish jobs a closed or killed run left", description=_doc("resume"))
@@ -100,6 +103,15 @@ def _run_args(parser: argparse.ArgumentParser, seed: bool = True) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _compile_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="on CUDA, run the per-token step through torch.compile with CUDA graphs (slow first window; "
+        "ignored with a warning on CPU)",
+    )
+
+
 # ---------------------------------------------------------------------- commands
 
 
@@ -125,6 +137,7 @@ def _compose(args: argparse.Namespace) -> int:
         levels=(0, 1, 2) if args.upsample else (0,),
         seed=args.seed,
         device=args.device,
+        compile=args.compile,
     )
     return _run(project, model, [state.folder], args)
 
@@ -136,7 +149,7 @@ def _continue(args: argparse.Namespace) -> int:
     model = _load_model(project.settings.model, args)
     state = takes.create_continue(
         project, model.config, args.take, n_variations=args.variations, seconds=args.seconds, seed=args.seed,
-        device=args.device,
+        device=args.device, compile=args.compile,
     )  # fmt: skip
     return _run(project, model, [state.folder], args)
 
@@ -149,7 +162,7 @@ def _upsample(args: argparse.Namespace) -> int:
     levels = tuple(int(x) for x in args.levels.split(","))
     state = takes.create_upsample(
         project, model.config, args.takes, region_s=tuple(args.region) if args.region else None, levels=levels,
-        seed=args.seed, device=args.device,
+        seed=args.seed, device=args.device, compile=args.compile,
     )  # fmt: skip
     return _run(project, model, [state.folder], args)
 

@@ -157,13 +157,19 @@ def test_compose_continue_upsample_commands(tmp_path, capsys) -> None:
         args.remove("--upsample")
         assert main(args) == 0
         take_id = capsys.readouterr().out.split("takes")[1].split()[0]
-        assert main(["continue", str(folder), take_id, "--variations", "2", "--seconds", "0.03", "--quiet"]) == 0
+        # --compile on CPU: a warning and eager sampling; the setting is kept in the job
+        assert (
+            main(["continue", str(folder), take_id, "--variations", "2", "--seconds", "0.03", "--quiet", "--compile"])
+            == 0
+        )
         children = [t.id for t in Project.open(folder).children(take_id)]
         assert len(children) == 2
         assert main(["upsample", str(folder), *children, "--levels", "1", "--quiet", "--threads", "1"]) == 0
     finally:
         torch.set_num_threads(before)
     project = Project.open(folder)
+    compile_flags = {r.kind: r.info["settings"]["compile"] for r in project.jobs()[0]}
+    assert compile_flags == {"compose": False, "continue": True, "upsample": False}
     n_top = int(0.05 * 44100) // 128 + int(0.03 * 44100) // 128
     for child in children:
         top, mid, low = project.read_codes(child)
