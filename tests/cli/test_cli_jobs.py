@@ -17,9 +17,10 @@ import torch
 
 from jukestudio.cli.jobs import ProgressBar
 from jukestudio.cli.main import main
+from jukestudio.engine import takes
 from jukestudio.engine.progress import Progress
 from jukestudio.project import Project
-from tests.engine.tiny import TINY_HF
+from tests.engine.tiny import TINY_HF, tiny_model
 
 SECONDS = 0.16
 N_TOP = int(SECONDS * 44100) // 128
@@ -175,3 +176,9 @@ def test_compose_continue_upsample_commands(tmp_path, capsys) -> None:
         top, mid, low = project.read_codes(child)
         assert top.shape == (n_top,) and mid.shape == (4 * n_top,) and low is None
         assert project.take(child).best_level == 1
+    # a queued preview job (decode the best level) is finished by `resume` like the sampling jobs
+    state = takes.create_preview(project, tiny_model().config, children)
+    assert main(["resume", str(folder), "--quiet"]) == 0
+    assert {r.id: r.status for r in Project.open(folder).jobs()[0]}[state.job_id] == "done"
+    for child in children:
+        assert project.read_preview(child, 1).shape == (4 * n_top * 32,)
