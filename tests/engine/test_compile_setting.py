@@ -15,20 +15,7 @@ from jukestudio.engine import jobs, takes
 from jukestudio.engine.state import JobState
 from jukestudio.model import sample_loop
 from jukestudio.project import Project, ProjectSettings
-from tests.engine.tiny import TINY_HF, tiny_labels, tiny_model
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def model():
-    return tiny_model()
+from tests.engine.tiny import TINY_HF, tiny_labels
 
 
 @pytest.fixture

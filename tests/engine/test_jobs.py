@@ -15,24 +15,10 @@ from jukestudio.engine.state import JobState, unfinished_jobs
 from jukestudio.model.sample_loop import DurationError
 from jukestudio.project import Project, ProjectSettings
 from tests.conftest import ORIG_TINY
-from tests.engine.tiny import TINY_HF, tiny_model
+from tests.engine.tiny import TINY_HF
 
 SR = 44100
 TOP, MID, LOW = 128, 32, 8  # samples per token, prior order
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny matrices: one thread avoids thread hand-offs that dominate on a busy 2-core machine
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def model():
-    return tiny_model()
 
 
 @pytest.fixture

@@ -11,22 +11,9 @@ from jukestudio.engine import jobs, takes
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
 from jukestudio.engine.state import JobState, unfinished_jobs
 from jukestudio.project import Project, ProjectSettings
-from tests.engine.tiny import TINY_HF, tiny_model
+from tests.engine.tiny import TINY_HF
 
 HOP = (128, 32, 8)  # samples per token, prior order
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def model():
-    return tiny_model()
 
 
 @pytest.fixture
