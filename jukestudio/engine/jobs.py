@@ -113,6 +113,30 @@ def create_job(
         config.sampling_rate,
     )  # fmt: skip
     plan = sample_loop.plan(geometries, settings.levels, settings.sample_length, current)
+    folder, info = _queued_job(
+        project_dir, kind, job_id, take_ids, model_name, config, n,
+        settings=settings.to_dict(),
+        source=source or {},
+        initial_lengths=current,
+        progress=_progress_info(plan, n, {p: 0 for p in plan}),
+    )  # fmt: skip
+    state = JobState(folder, info, [c.detach().cpu().long() for c in codes], labels, None, dict(extra or {}))
+    state.save()
+    logger.info("created %s job %s in %s", kind, job_id, folder)
+    return state
+
+
+def _queued_job(
+    project_dir: str | Path,
+    kind: str,
+    job_id: str | None,
+    take_ids: Sequence[str],
+    model_name: str,
+    config: JukeboxConfig,
+    n: int,
+    **fields: Any,
+) -> tuple[Path, dict[str, Any]]:
+    """The folder and the ``job.json`` record every new job starts with (status queued)."""
     job_id = job_id or new_job_id(kind)
     folder = Path(project_dir) / "jobs" / job_id
     if folder.exists():
@@ -126,18 +150,12 @@ def create_job(
         "take_ids": list(take_ids),
         "message": "",
         "model": model_name,
-        "n_levels": n_levels,
+        "n_levels": len(config.prior_configs),
         "n_samples": n,
         "sampling_rate": config.sampling_rate,
-        "settings": settings.to_dict(),
-        "source": source or {},
-        "initial_lengths": current,
-        "progress": _progress_info(plan, n, {p: 0 for p in plan}),
+        **fields,
     }
-    state = JobState(folder, info, [c.detach().cpu().long() for c in codes], labels, None, dict(extra or {}))
-    state.save()
-    logger.info("created %s job %s in %s", kind, job_id, folder)
-    return state
+    return folder, info
 
 
 def create_preview_job(
@@ -166,27 +184,13 @@ def create_preview_job(
             raise ValueError(f"take {take_id}: no prior level {level} (the model has {n_levels})")
         if row.numel() == 0:
             raise ValueError(f"take {take_id} has no codes at level {level}")
-    job_id = job_id or new_job_id("preview")
-    folder = Path(project_dir) / "jobs" / job_id
-    if folder.exists():
-        raise FileExistsError(f"{folder}: a job with this id exists already")
     n = len(rows)
-    info = {
-        "id": job_id,
-        "kind": "preview",
-        "status": "queued",
-        "created": now_iso(),
-        "updated": now_iso(),
-        "take_ids": list(take_ids),
-        "message": "",
-        "model": model_name,
-        "n_levels": n_levels,
-        "n_samples": n,
-        "sampling_rate": config.sampling_rate,
-        "settings": {"levels": [int(x) for x in levels]},
-        "source": {},
-        "progress": _preview_progress([int(x) for x in levels], [r.numel() for r in rows], 0),
-    }
+    folder, info = _queued_job(
+        project_dir, "preview", job_id, take_ids, model_name, config, n,
+        settings={"levels": [int(x) for x in levels]},
+        source={},
+        progress=_preview_progress([int(x) for x in levels], [r.numel() for r in rows], 0),
+    )  # fmt: skip
     empty = [torch.zeros(n, 0, dtype=torch.long) for _ in range(n_levels)]
     extra = {f"take_{i}": row for i, row in enumerate(rows)}
     state = JobState(folder, info, empty, [e.clone() for e in empty], None, extra)
