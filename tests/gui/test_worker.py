@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from PySide6.QtCore import QObject, Signal
 
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
 from jukestudio.gui.tasks import BackgroundTasks
@@ -16,9 +17,30 @@ def _progress(job_id: str, done: int, total: int) -> Progress:
     return Progress(job_id, 0, 0, 1, done, total, 100.0, None, done / total)
 
 
+class MainThreadSignals(QObject):
+    """The worker's signals re-emitted on the GUI thread, for qtbot to wait on.
+
+    pytest-qt's blockers are plain Python objects: a signal emitted on the job thread calls them
+    directly on that thread, where quitting the wait loop can race with entering it (and QTimer cannot
+    be stopped from another thread), so a wait could hang. The window itself only connects the
+    worker's signals to slots of GUI-thread QObjects (queued), which is what this relay does too.
+    """
+
+    started = Signal(str)
+    finished = Signal(str, object)
+    cancelled = Signal(str, object)
+    failed = Signal(str, str)
+
+    def __init__(self, worker) -> None:
+        super().__init__()
+        for name in ("started", "finished", "cancelled", "failed"):
+            getattr(worker, name).connect(getattr(self, name))  # receiver on the GUI thread: queued
+
+
 @pytest.fixture
 def runner(qtbot):
     r = JobRunner()
+    r.gui = MainThreadSignals(r.worker)
     yield r
     assert r.shutdown(5000)
 
@@ -37,7 +59,7 @@ def test_job_reports_throttled_progress_and_finishes_off_the_gui_thread(qtbot, r
     received: list[Progress] = []
     runner.worker.progressed.connect(lambda _id, p: received.append(p))
     with qtbot.waitSignals(
-        [runner.worker.started, runner.worker.finished],
+        [runner.gui.started, runner.gui.finished],
         order="strict",
         check_params_cbs=[lambda j: j == "a", lambda j, r: (j, r) == ("a", "codes")],
         timeout=5000,
@@ -64,7 +86,7 @@ def test_cancel_sets_the_token_directly_while_the_job_runs(qtbot, runner):
 
     runner.submit("long", job)
     qtbot.waitUntil(entered.is_set, timeout=3000)
-    with qtbot.waitSignal(runner.worker.cancelled, timeout=3000) as blocker:
+    with qtbot.waitSignal(runner.gui.cancelled, timeout=3000) as blocker:
         assert runner.cancel("long")
     job_id, kept = blocker.args
     assert job_id == "long" and kept["windows_kept"] >= 1
@@ -93,7 +115,7 @@ def test_queued_jobs_run_one_after_another_and_a_cancelled_queued_job_never_star
     runner.submit("2", second)
     runner.submit("3", third)
     runner.cancel("2")
-    with qtbot.waitSignal(runner.worker.finished, timeout=5000, check_params_cb=lambda j, r: j == "3"):
+    with qtbot.waitSignal(runner.gui.finished, timeout=5000, check_params_cb=lambda j, r: j == "3"):
         gate.set()
     assert order == ["first", "third"]
     assert started == ["1", "3"]
@@ -106,7 +128,7 @@ def test_any_exception_becomes_failed_with_a_message(qtbot, runner, exc):
 
     finished: list[str] = []
     runner.worker.finished.connect(lambda j, r: finished.append(j))
-    with qtbot.waitSignal(runner.worker.failed, timeout=3000) as blocker:
+    with qtbot.waitSignal(runner.gui.failed, timeout=3000) as blocker:
         runner.submit("bad", job)
     assert blocker.args[0] == "bad"
     assert blocker.args[1] == describe_error(exc)
