@@ -342,6 +342,7 @@ def test_installer_builds_from_a_fake_windows_bundle(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a PyInstaller build takes minutes, more than the suite's per-test limit
 @pytest.mark.skipif(os.environ.get("JUKESTUDIO_BUILD_BUNDLE") != "1", reason="set JUKESTUDIO_BUILD_BUNDLE=1 (minutes)")
 def test_pyinstaller_bundle_starts(tmp_path: Path) -> None:
     pytest.importorskip("PyInstaller", reason="pip install '.[packaging]'")
