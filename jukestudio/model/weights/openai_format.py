@@ -188,28 +188,41 @@ def _is_lyric_layer(pattern: str, d: int) -> bool:
     return False
 
 
+def _transformer_fields(h: Mapping[str, Any], prefix: str, path: Path) -> dict[str, Any]:
+    """The transformer hyperparameters of the prior (prefix "") or its lyric encoder ("prime_").
+
+    The original names them alike except width/depth/heads of the prior itself.
+    """
+    width, depth, heads = (
+        ("prime_width", "prime_depth", "prime_heads") if prefix else ("prior_width", "prior_depth", "heads")
+    )
+    return {
+        "hidden_size": int(h[width]),
+        "num_layers": int(h[depth]),
+        "n_heads": int(h[heads]),
+        "attention_pattern": _pattern(h.get(f"{prefix}attn_order", 0), path),
+        "blocks": h.get(f"{prefix}blocks"),
+        "spread": h.get(f"{prefix}spread"),
+        "attention_multiplier": float(h.get(f"{prefix}m_attn", 0.25)),
+        "mlp_multiplier": float(h.get(f"{prefix}m_mlp", 1.0)),
+        "attn_dropout": float(h.get(f"{prefix}attn_dropout", 0.0)),
+        "resid_dropout": float(h.get(f"{prefix}resid_dropout", 0.0)),
+        "emb_dropout": float(h.get(f"{prefix}emb_dropout", 0.0)),
+        "zero_out": bool(h.get(f"{prefix}zero_out", False)),
+        "attn_res_scale": bool(h.get(f"{prefix}res_scale", False)),
+        "init_scale": float(h.get(f"{prefix}init_scale", 1.0)),
+    }
+
+
 def _encoder_config_from_hps(h: Mapping[str, Any], path: Path) -> JukeboxPriorConfig:
     n_tokens = int(h["n_tokens"])
     return JukeboxPriorConfig(
         level=0,
-        hidden_size=int(h["prime_width"]),
-        num_layers=int(h["prime_depth"]),
-        n_heads=int(h["prime_heads"]),
-        attention_pattern=_pattern(h.get("prime_attn_order", 0), path),
-        blocks=h.get("prime_blocks"),
-        spread=h.get("prime_spread"),
+        **_transformer_fields(h, "prime_", path),
         n_ctx=n_tokens,
         nb_relevant_lyric_tokens=n_tokens,
         lyric_vocab_size=int(h["n_vocab"]),
         music_vocab_size=int(h["n_vocab"]),
-        attention_multiplier=float(h.get("prime_m_attn", 0.25)),
-        mlp_multiplier=float(h.get("prime_m_mlp", 1.0)),
-        attn_dropout=float(h.get("prime_attn_dropout", 0.0)),
-        resid_dropout=float(h.get("prime_resid_dropout", 0.0)),
-        emb_dropout=float(h.get("prime_emb_dropout", 0.0)),
-        zero_out=bool(h.get("prime_zero_out", False)),
-        attn_res_scale=bool(h.get("prime_res_scale", False)),
-        init_scale=float(h.get("prime_init_scale", 1.0)),
         is_encoder_decoder=False,
         merged_decoder=False,
         metadata_conditioning=False,
@@ -238,21 +251,8 @@ def prior_config_from_hps(
         layer, head = _alignment(h, pattern, depth)
         cfg = JukeboxPriorConfig(
             level=p,
-            hidden_size=int(h["prior_width"]),
-            num_layers=depth,
-            n_heads=int(h["heads"]),
-            attention_pattern=pattern,
-            blocks=h.get("blocks"),
-            spread=h.get("spread"),
+            **_transformer_fields(h, "", path),
             n_ctx=int(h["n_ctx"]),
-            attention_multiplier=float(h.get("m_attn", 0.25)),
-            mlp_multiplier=float(h.get("m_mlp", 1.0)),
-            attn_dropout=float(h.get("attn_dropout", 0.0)),
-            resid_dropout=float(h.get("resid_dropout", 0.0)),
-            emb_dropout=float(h.get("emb_dropout", 0.0)),
-            zero_out=bool(h.get("zero_out", False)),
-            attn_res_scale=bool(h.get("res_scale", False)),
-            init_scale=float(h.get("init_scale", 1.0)),
             nb_relevant_lyric_tokens=n_tokens,
             lyric_vocab_size=n_vocab,
             music_vocab_size=rows - n_vocab if single and n_tokens else rows,
