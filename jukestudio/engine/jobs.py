@@ -337,41 +337,36 @@ def _run_locked(
         tracker.message(text)
 
     max_batch, lower_batch = _batch_sizes(model, settings, n, target)
-    try:
-        with torch.inference_mode():
-            codes = model._sample(
-                [c.to(target) for c in state.codes],
-                [lab.to(target) for lab in state.labels],
-                settings.levels,
-                chunk_size=settings.chunk_size,
-                chunk_sizes=settings.chunk_sizes,
-                dtype=_precision(settings.precision, target),
-                lower_batch_size=lower_batch,
-                max_batch_size=max_batch,
-                offset=settings.offset,
-                sample_length=settings.sample_length,
-                total_length_in_seconds=settings.total_length / model.config.sampling_rate,
-                temperatures=settings.temperatures,
-                top_k=settings.top_k,
-                top_p=settings.top_p,
-                generator=generator,
-                device=target,
-                on_step=on_step,
-                on_window=on_window,
-                on_message=on_message,
-                compile=settings.compile,
-            )
-    except Cancelled:
-        state.set_status("cancelled", "cancelled: finished windows are kept; resume to continue")
-        _update_progress(state, full_plan, tracker)
-        state.save(tensors=False)
-        logger.info("job %s cancelled", state.job_id)
-        raise Cancelled(JobResult(state.job_id, "cancelled", [], state.codes)) from None
-    except BaseException as exc:
-        if not isinstance(exc, KeyboardInterrupt):
-            state.set_status("failed", f"{type(exc).__name__}: {exc}")
-            state.save(tensors=False)
-        raise
+    with (
+        _recording_outcome(
+            state,
+            "cancelled: finished windows are kept; resume to continue",
+            on_cancel=lambda: _update_progress(state, full_plan, tracker),
+        ),
+        torch.inference_mode(),
+    ):
+        codes = model._sample(
+            [c.to(target) for c in state.codes],
+            [lab.to(target) for lab in state.labels],
+            settings.levels,
+            chunk_size=settings.chunk_size,
+            chunk_sizes=settings.chunk_sizes,
+            dtype=_precision(settings.precision, target),
+            lower_batch_size=lower_batch,
+            max_batch_size=max_batch,
+            offset=settings.offset,
+            sample_length=settings.sample_length,
+            total_length_in_seconds=settings.total_length / model.config.sampling_rate,
+            temperatures=settings.temperatures,
+            top_k=settings.top_k,
+            top_p=settings.top_p,
+            generator=generator,
+            device=target,
+            on_step=on_step,
+            on_window=on_window,
+            on_message=on_message,
+            compile=settings.compile,
+        )
     state.codes = [c.detach().to("cpu") for c in codes]
     if finish is None:
         from jukestudio.engine.takes import finish_job
@@ -389,6 +384,26 @@ def _run_locked(
 
 
 LOCK_FILE = "lock"
+
+
+@contextmanager
+def _recording_outcome(state: JobState, cancelled_message: str, on_cancel: Callable[[], None] | None = None):
+    """Record how a running job ended early: cancelled (resumable, re-raised with a JobResult) or
+    failed (its message kept). Ctrl+C leaves the status "running", so ``resume`` picks it up."""
+    try:
+        yield
+    except Cancelled:
+        state.set_status("cancelled", cancelled_message)
+        if on_cancel is not None:
+            on_cancel()
+        state.save(tensors=False)
+        logger.info("job %s cancelled", state.job_id)
+        raise Cancelled(JobResult(state.job_id, "cancelled", [], state.codes)) from None
+    except BaseException as exc:
+        if not isinstance(exc, KeyboardInterrupt):
+            state.set_status("failed", f"{type(exc).__name__}: {exc}")
+            state.save(tensors=False)
+        raise
 
 
 @contextmanager
@@ -517,7 +532,7 @@ def _run_preview(
     state.save(tensors=False)
     tracker.start("resuming" if done else "starting")
     device = module_device(model.vqvae)
-    try:
+    with _recording_outcome(state, "cancelled: decoded takes are kept; resume to decode the rest"):
         for i in range(done, len(take_ids)):
             cancel.raise_if_cancelled()
             audio = preview_audio(model, rows[i].reshape(1, -1).to(device), level=levels[i])[0].numpy()
@@ -528,16 +543,6 @@ def _run_preview(
             windows_done[levels[i]] = windows_done.get(levels[i], 0) + 1
             state.info["progress"] = _preview_progress(levels, lengths, i + 1)
             state.save(tensors=False)
-    except Cancelled:
-        state.set_status("cancelled", "cancelled: decoded takes are kept; resume to decode the rest")
-        state.save(tensors=False)
-        logger.info("job %s cancelled", state.job_id)
-        raise Cancelled(JobResult(state.job_id, "cancelled", [], state.codes)) from None
-    except BaseException as exc:
-        if not isinstance(exc, KeyboardInterrupt):
-            state.set_status("failed", f"{type(exc).__name__}: {exc}")
-            state.save(tensors=False)
-        raise
     if finish is not None:
         take_ids = finish(state, model)
     state.info["take_ids"] = list(take_ids)
