@@ -116,24 +116,22 @@ def _compile_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _compose(args: argparse.Namespace) -> int:
-    from jukestudio.engine import takes
+    from jukestudio.engine import jobs
 
     project = _open_or_create(args)
     model = _load_model(project.settings.model, args)
     prompt = None
     if args.prompt is not None:
-        import torch
-
         from jukestudio.audio.io import load_prompt
 
-        audio = torch.from_numpy(load_prompt(args.prompt)).reshape(1, -1, 1)
-        prompt = model.encode_prompt(audio.to(_device_of(model.vqvae)))
-    state = takes.create_compose(
+        prompt = load_prompt(args.prompt)
+    state = jobs.create_compose(
         project,
-        model.config,
+        model,
         n_takes=args.takes,
         seconds=args.seconds,
-        prompt_codes=prompt,
+        prompt=prompt,
+        prompt_name=args.prompt.name if args.prompt is not None else "prompt",
         levels=(0, 1, 2) if args.upsample else (0,),
         seed=args.seed,
         device=args.device,
@@ -143,32 +141,32 @@ def _compose(args: argparse.Namespace) -> int:
 
 
 def _continue(args: argparse.Namespace) -> int:
-    from jukestudio.engine import takes
+    from jukestudio.engine import jobs
 
     project = _open(args.project)
     model = _load_model(project.settings.model, args)
-    state = takes.create_continue(
-        project, model.config, args.take, n_variations=args.variations, seconds=args.seconds, seed=args.seed,
+    state = jobs.create_continue(
+        project, model, args.take, n_variations=args.variations, seconds=args.seconds, seed=args.seed,
         device=args.device, compile=args.compile,
     )  # fmt: skip
     return _run(project, model, [state.folder], args)
 
 
 def _upsample(args: argparse.Namespace) -> int:
-    from jukestudio.engine import takes
+    from jukestudio.engine import jobs
 
     project = _open(args.project)
     model = _load_model(project.settings.model, args)
     levels = tuple(int(x) for x in args.levels.split(","))
-    state = takes.create_upsample(
-        project, model.config, args.takes, region_s=tuple(args.region) if args.region else None, levels=levels,
+    state = jobs.create_upsample(
+        project, model, args.takes, region_s=tuple(args.region) if args.region else None, levels=levels,
         seed=args.seed, device=args.device, compile=args.compile,
     )  # fmt: skip
     return _run(project, model, [state.folder], args)
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from jukestudio.engine.state import RESUMABLE, jobs_dir, read_job_info, unfinished_jobs
+    from jukestudio.engine.state import RESUMABLE, jobs_dir, read_job_info, unfinished_job_ids
 
     project = _open(args.project)
     if args.job:
@@ -179,7 +177,7 @@ def _resume(args: argparse.Namespace) -> int:
             return 0
         ids = [args.job]
     else:
-        ids = unfinished_jobs(project.folder)
+        ids = unfinished_job_ids(project.folder)
         if not ids:
             sys.stderr.write("no unfinished jobs in this project\n")
             return 0
@@ -189,7 +187,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from jukestudio.audio.export import export_wav
-    from jukestudio.engine.takes import preview_take
+    from jukestudio.engine.decode import preview_take
 
     project = _open(args.project)
     take = project.take(args.take)
@@ -246,14 +244,8 @@ def _load_model(name: str, args: argparse.Namespace, components: tuple[str, ...]
     return load_model(name, components)
 
 
-def _device_of(module: Any) -> Any:
-    import torch
-
-    return next(iter(module.parameters()), torch.zeros(0)).device
-
-
 def _run(project: Any, model: Any, folders: list[Path], args: argparse.Namespace) -> int:
-    from jukestudio.engine.jobs import run_job
+    from jukestudio.engine.runner import run_job
 
     token = CancelToken()
     bar = ProgressBar(sys.stderr, quiet=getattr(args, "quiet", False))

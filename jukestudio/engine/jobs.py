@@ -1,83 +1,356 @@
-"""Jobs: compose, continue, upsample (sampling, resumable) and preview (decoding). No Qt.
+"""Creating jobs: compose, continue, upsample (sampling) and preview (decoding). No Qt.
 
-A job is created into ``<project>/jobs/<job_id>/`` (status "queued") with everything it needs: the
-initial codes and labels (state.safetensors) and its settings (job.json). ``run_job`` then runs or
-resumes it: the cascade continues from the saved codes with the saved random-generator state, and
-after every window the state is saved again. So the same seed gives the same codes whether the job
-ran in one go, was cancelled and resumed, or was killed and resumed (at most the window in flight is
-lost). Results go into the project's takes when the job is done (``jukestudio.engine.takes``).
-
-A preview job decodes takes' codes to audio with the VQ-VAE, one take at a time, into the project's
-preview cache; it shares the folder, status, progress, cancel and resume machinery (a resumed
-preview job skips the takes it already decoded).
+A job is created into ``<project>/jobs/<job_id>/`` (status "queued") with everything it needs to
+run without the front end that made it: initial codes and labels (state.safetensors), its settings
+(the frozen :class:`~jukestudio.model.sampling_params.SamplingParams` plus the plan: levels, lengths,
+offset), the take ids it will fill, and the lyrics its labels were made from (job.json). Running,
+resuming, cancelling is ``jukestudio.engine.runner``; writing the results into takes is
+``jukestudio.engine.finish``. The window and the CLI call the same functions here, so a job started
+in one can be finished by the other into the same takes.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from jukestudio.atomic import atomic_write_text
-from jukestudio.engine import device as devices
-from jukestudio.engine.progress import Cancelled, CancelToken, Progress
-from jukestudio.engine.state import RESUMABLE, JobState, new_job_id, now_iso
-from jukestudio.engine.tracker import ProgressTracker
+from jukestudio.engine.state import JobState, job_folder, new_job_id, now_iso
 from jukestudio.model import sample_loop
 from jukestudio.model.config import JukeboxConfig
 from jukestudio.model.sample_loop import Window
+from jukestudio.model.sampling_params import SamplingParams
+from jukestudio.project import Project, ProjectSettings
+from jukestudio.project.takes import new_take_id
 
 logger = logging.getLogger(__name__)
 
 SAMPLING_KINDS = ("compose", "continue", "upsample")
 KINDS = (*SAMPLING_KINDS, "preview")
-Report = Callable[[Progress], None]
+MAX_SEED = 2**31 - 1
+"""Seeds drawn for "random" fit the window's seed box, so a take's seed can be typed in again."""
 
 
 @dataclass
-class SamplingSettings:
-    """How a job samples. Lengths are in audio samples (``sampling_rate`` per second)."""
+class JobSettings:
+    """How a sampling job runs: what to sample (levels, lengths in audio samples at ``sampling_rate``)
+    and how (``params``). Stored flat in job.json's "settings"."""
 
     levels: list[int]  # prior levels to sample (prior order, 0 = top)
     sample_length: int  # length to reach (rounded down to whole top-level tokens)
     total_length: int  # declared length of the whole song (timing labels)
     offset: int = 0  # where the sampled codes start in the song (a time region)
-    temperatures: list[float] | None = None  # per level; default top 0.98, upsamplers 0.99
-    top_k: int = 0
-    top_p: float = 0.0
-    chunk_size: int = 32
-    chunk_sizes: list[int] | None = None  # per level (overrides chunk_size)
-    max_batch_size: int = 16  # takes at once for the top prior
-    lower_batch_size: int = 16  # takes at once for the upsamplers
-    seed: int = 0
+    params: SamplingParams = field(default_factory=SamplingParams)
     device: str | None = None  # None = CUDA when available, else CPU
     precision: str = "auto"  # "auto" (fp16 transformer on a GPU, fp32 on CPU), "fp32", "fp16", "bf16"
     compile: bool = False  # torch.compile + CUDA graphs for the per-token step (CUDA only; else eager)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        plan = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "params"}
+        return {**plan, **self.params.to_dict()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SamplingSettings:
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def from_dict(cls, data: dict[str, Any]) -> JobSettings:
+        known = {f.name for f in fields(cls)} - {"params"}
+        return cls(**{k: v for k, v in data.items() if k in known}, params=SamplingParams.from_dict(data))
 
 
-@dataclass(frozen=True)
-class JobResult:
-    job_id: str
-    status: str  # "done" or "cancelled"
-    take_ids: list[str]
-    codes: list[torch.Tensor]  # prior order, what exists now (finished windows only when cancelled)
+# ---------------------------------------------------------------------- the seed
 
 
-# ---------------------------------------------------------------------- creating jobs
+def choose_seed(settings: ProjectSettings, seed: int | None = None) -> int:
+    """The one place a job's seed is chosen: the one asked for, else the project's fixed seed, else a
+    fresh random one (recorded in the job and its takes, never written into the project's settings)."""
+    if seed is not None:
+        return int(seed)
+    if settings.seed is not None:
+        return int(settings.seed)
+    return secrets.randbelow(MAX_SEED + 1)
+
+
+# ---------------------------------------------------------------------- jobs on a project
+
+
+def labels_for(config: JukeboxConfig, settings: ProjectSettings) -> list[torch.Tensor]:
+    """Tokenizer rows (prior order) for the project's artist, genres and lyrics."""
+    from jukestudio.model.tokenizer import JukeboxTokenizer
+
+    tokenizer = JukeboxTokenizer.for_config(config)
+    return list(tokenizer(artist=settings.artist, genres=settings.genres, lyrics=settings.lyrics)["input_ids"])
+
+
+def _empty(n_levels: int, n: int) -> list[torch.Tensor]:
+    return [torch.zeros(n, 0, dtype=torch.long) for _ in range(n_levels)]
+
+
+def _new_take_ids(n: int) -> list[str]:
+    return [new_take_id() + f"{i:02d}" for i in range(n)]
+
+
+def create_compose(
+    project: Project,
+    model: Any,
+    *,
+    n_takes: int | None = None,
+    seconds: float | None = None,
+    prompt: np.ndarray | None = None,
+    prompt_name: str = "prompt",
+    levels: Sequence[int] = (0,),
+    seed: int | None = None,
+    device: str | None = None,
+    compile: bool = False,
+) -> JobState:
+    """N new takes of ``seconds`` (default: the project's take length), from nothing or a prompt.
+
+    ``prompt`` (mono float audio at the model's rate) is encoded at every level and becomes a take of
+    its own, "Prompt: <prompt_name>"; the composed takes are its children and start with its codes.
+    """
+    settings = project.settings
+    config = model.config
+    n = n_takes or settings.n_takes
+    seed = choose_seed(settings, seed)
+    prompt_take_id = None
+    if prompt is not None:
+        prompt_codes = encode_prompt(model, prompt)
+        prompt_take_id = add_prompt_take(project, model, prompt_codes, prompt_name, seed)
+        # every level starts with the prompt; levels not sampled now keep it for a later upsample
+        codes = [c.reshape(1, -1).long().cpu().repeat(n, 1) for c in prompt_codes]
+    else:
+        codes = _empty(len(config.prior_configs), n)
+    job = compose_settings(
+        config,
+        seconds if seconds is not None else settings.take_length_s,
+        total_seconds=settings.total_length_s,
+        start_tokens=codes[0].shape[1],
+        levels=levels,
+        params=settings.sampling_params(seed),
+        device=device,
+        compile=compile,
+    )
+    return create_job(
+        project.folder,
+        "compose",
+        model_name=settings.model,
+        config=config,
+        codes=codes,
+        labels=labels_for(config, settings),
+        settings=job,
+        take_ids=_new_take_ids(n),
+        source={"parent_id": prompt_take_id, "lyrics": settings.lyrics},
+    )
+
+
+def encode_prompt(model: Any, prompt: np.ndarray) -> list[torch.Tensor]:
+    """A prompt's codes at every level (prior order, one row each), encoded where the VQ-VAE is."""
+    from jukestudio.engine.decode import module_device
+
+    raw = torch.from_numpy(np.ascontiguousarray(prompt, dtype=np.float32)).reshape(1, -1, 1)
+    with torch.inference_mode():
+        codes = model.encode_prompt(raw.to(module_device(model.vqvae)))
+    return [c.cpu() for c in codes]
+
+
+def add_prompt_take(project: Project, model: Any, codes: Sequence[torch.Tensor], name: str, seed: int) -> str:
+    """The prompt as a take ("Prompt: name", every level done): the parent of the takes composed from it."""
+    seconds = int(codes[0].shape[1]) * model.geometries[0].raw_to_tokens / model.config.sampling_rate
+    take = project.add_take(name=f"Prompt: {name}", origin="prompt", duration_s=seconds, seed=seed)
+    for level, level_codes in enumerate(codes):
+        project.write_codes(take.id, level, level_codes[0], complete=True)
+    return take.id
+
+
+def create_continue(
+    project: Project,
+    model: Any,
+    take_id: str,
+    *,
+    n_variations: int | None = None,
+    seconds: float | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+    compile: bool = False,
+) -> JobState:
+    """N variations that extend a take's top level by ``seconds``: the take repeated N times, continued."""
+    settings = project.settings
+    config = model.config
+    top = project.read_codes(take_id)[0]
+    if top is None or top.numel() == 0:
+        raise ValueError(f"take {take_id} has no top-level codes to continue")
+    n = n_variations or settings.n_takes
+    codes = _empty(len(config.prior_configs), n)
+    codes[0] = top.reshape(1, -1).long().repeat(n, 1)
+    job = compose_settings(
+        config,
+        seconds if seconds is not None else settings.take_length_s,
+        total_seconds=settings.total_length_s,
+        start_tokens=top.numel(),
+        levels=(0,),
+        params=settings.sampling_params(choose_seed(settings, seed)),
+        device=device,
+        compile=compile,
+    )
+    return create_job(
+        project.folder,
+        "continue",
+        model_name=settings.model,
+        config=config,
+        codes=codes,
+        labels=labels_for(config, settings),
+        settings=job,
+        take_ids=_new_take_ids(n),
+        source={"parent_id": take_id, "continued_from_tokens": top.numel(), "lyrics": settings.lyrics},
+    )
+
+
+def cut_take(project: Project, model: Any, take_id: str, at_s: float) -> str:
+    """A child take holding the take's codes up to ``at_s`` (whole top-level tokens): the point a
+    "continue from here" branches off. Lower levels keep what covers that span (partial)."""
+    parent = project.take(take_id)
+    codes = project.read_codes(take_id)
+    geometries = model.geometries
+    sr = model.config.sampling_rate
+    n_top = int(at_s * sr) // geometries[0].raw_to_tokens
+    if codes[0] is None or not 0 < n_top <= codes[0].numel():
+        raise ValueError(f"{at_s:.2f} s is outside the sampled part of {parent.name}")
+    seconds = n_top * geometries[0].raw_to_tokens / sr
+    cut = project.add_take(
+        take_id, name=f"{parent.name} ✂ {seconds:.1f} s", origin="continue", continued_from_s=seconds,
+        seed=parent.seed, duration_s=seconds, extra={"cut_of": take_id},
+    )  # fmt: skip
+    for level, level_codes in enumerate(codes):
+        if level_codes is None or level_codes.numel() == 0:
+            continue
+        n = n_top * geometries[0].raw_to_tokens // geometries[level].raw_to_tokens
+        kept = level_codes[: min(n, level_codes.numel())]
+        complete = level == 0 or (parent.level_status(level) == "done" and kept.numel() == n)
+        project.write_codes(cut.id, level, kept, complete=complete)
+    return cut.id
+
+
+def create_upsample(
+    project: Project,
+    model: Any,
+    take_ids: Sequence[str],
+    *,
+    region_s: tuple[float, float] | None = None,
+    levels: Sequence[int] = (1, 2),
+    seed: int | None = None,
+    device: str | None = None,
+    compile: bool = False,
+) -> JobState:
+    """Levels 1 and 0 (prior levels 1, 2) for the chosen takes, batched; optionally a time region only.
+
+    A region is rounded outwards to whole top-level tokens; its codes are sampled as their own
+    sequence placed at the region's offset in the song (timing and lyric labels).
+    """
+    if not take_ids:
+        raise ValueError("choose at least one take to upsample")
+    settings = project.settings
+    config = model.config
+    geometries = sample_loop.level_geometries(config)
+    hop = geometries[0].raw_to_tokens
+    sr = config.sampling_rate
+    tops = []
+    for take_id in take_ids:
+        top = project.read_codes(take_id)[0]
+        if top is None or top.numel() == 0:
+            raise ValueError(f"take {take_id} has no top-level codes to upsample")
+        tops.append(top.reshape(-1).long())
+    if len({t.numel() for t in tops}) > 1:
+        raise ValueError("takes upsampled together must have the same length; upsample them one at a time")
+    top = torch.stack(tops)
+    first, last = 0, top.shape[1]
+    if region_s is not None:
+        first = max(0, int(region_s[0] * sr) // hop)
+        last = min(top.shape[1], -(-int(region_s[1] * sr) // hop))
+        if last <= first:
+            raise ValueError(f"the region {region_s} s lies outside the takes")
+    codes = _empty(len(config.prior_configs), len(take_ids))
+    codes[0] = top[:, first:last].contiguous()
+    if region_s is None:  # lower levels a prompt left behind (status "partial") are continued, not redone
+        for level in levels:
+            rows = [project.read_codes(t)[level] for t in take_ids]
+            partial = all(project.take(t).level_status(level) == "partial" for t in take_ids)
+            if partial and all(r is not None for r in rows) and len({r.numel() for r in rows}) == 1:
+                codes[level] = torch.stack([r.reshape(-1).long() for r in rows])
+    length = (last - first) * hop
+    job = JobSettings(
+        levels=list(levels),
+        sample_length=length,
+        total_length=max(int(settings.total_length_s * sr), first * hop + length),
+        offset=first * hop,
+        params=settings.sampling_params(choose_seed(settings, seed)),
+        device=device,
+        compile=compile,
+    )
+    return create_job(
+        project.folder,
+        "upsample",
+        model_name=settings.model,
+        config=config,
+        codes=codes,
+        labels=labels_for(config, settings),
+        settings=job,
+        take_ids=list(take_ids),
+        source={"region_tokens": [first, last] if region_s is not None else None},
+    )
+
+
+def create_preview(
+    project: Project, config: JukeboxConfig, take_ids: Sequence[str], *, level: int | None = None
+) -> JobState:
+    """A job that decodes each take at ``level`` (default: its best finished level, else the highest
+    level with codes) into the project's preview cache."""
+    if not take_ids:
+        raise ValueError("choose at least one take to preview")
+    rows, levels = [], []
+    for take_id in take_ids:
+        codes = project.read_codes(take_id)
+        chosen = level if level is not None else _preview_level(project, take_id, codes)
+        if not 0 <= chosen < len(codes):
+            raise ValueError(f"take {take_id}: no prior level {chosen}")
+        if codes[chosen] is None or codes[chosen].numel() == 0:
+            raise ValueError(f"take {take_id} has no codes at level {chosen}")
+        rows.append(codes[chosen])
+        levels.append(chosen)
+    return create_preview_job(
+        project.folder, model_name=project.settings.model, config=config, take_ids=list(take_ids), codes=rows,
+        levels=levels,
+    )  # fmt: skip
+
+
+def takes_without_preview(project: Project) -> list[str]:
+    """Takes with codes but no decoded audio at their best level (e.g. composed on a headless box
+    with ``--no-preview`` or copied without previews): what a preview job should decode."""
+    missing = []
+    for take_id in project.takes:
+        codes = project.read_codes(take_id)
+        try:
+            level = _preview_level(project, take_id, codes)
+        except ValueError:
+            continue
+        if level not in project.preview_levels(take_id):
+            missing.append(take_id)
+    return missing
+
+
+def _preview_level(project: Project, take_id: str, codes: Sequence[torch.Tensor | None]) -> int:
+    best = project.take(take_id).best_level
+    if best is not None:
+        return best
+    present = [p for p, c in enumerate(codes) if c is not None and c.numel()]
+    if not present:
+        raise ValueError(f"take {take_id} has no codes to preview")
+    return max(present)
+
+
+# ---------------------------------------------------------------------- job folders
 
 
 def create_job(
@@ -88,10 +361,9 @@ def create_job(
     config: JukeboxConfig,
     codes: Sequence[torch.Tensor],
     labels: Sequence[torch.Tensor],
-    settings: SamplingSettings,
+    settings: JobSettings,
     take_ids: Sequence[str] = (),
     source: dict[str, Any] | None = None,
-    extra: dict[str, torch.Tensor] | None = None,
     job_id: str | None = None,
 ) -> JobState:
     """Write a queued sampling job: initial codes (prior order, one row per take) and labels (1 or N rows)."""
@@ -102,6 +374,9 @@ def create_job(
     n_levels = len(config.prior_configs)
     if len(codes) != n_levels or len(labels) != n_levels:
         raise ValueError(f"a job needs codes and labels for all {n_levels} levels")
+    problems = settings.params.problems()
+    if problems:
+        raise ValueError("; ".join(problems))
     n = codes[0].shape[0]
     labels = [lab.expand(n, -1).clone() if lab.shape[0] == 1 else lab for lab in (_as_2d(x) for x in labels)]
     geometries = sample_loop.level_geometries(config)
@@ -118,11 +393,11 @@ def create_job(
         settings=settings.to_dict(),
         source=source or {},
         initial_lengths=current,
-        progress=_progress_info(plan, n, {p: 0 for p in plan}),
+        progress=progress_info(plan, n, {p: 0 for p in plan}),
     )  # fmt: skip
-    state = JobState(folder, info, [c.detach().cpu().long() for c in codes], labels, None, dict(extra or {}))
+    state = JobState(folder, info, [c.detach().cpu().long() for c in codes], labels, None)
     state.save()
-    logger.info("created %s job %s in %s", kind, job_id, folder)
+    logger.info("created %s job %s in %s", kind, info["id"], folder)
     return state
 
 
@@ -138,7 +413,7 @@ def _queued_job(
 ) -> tuple[Path, dict[str, Any]]:
     """The folder and the ``job.json`` record every new job starts with (status queued)."""
     job_id = job_id or new_job_id(kind)
-    folder = Path(project_dir) / "jobs" / job_id
+    folder = job_folder(project_dir, job_id)
     if folder.exists():
         raise FileExistsError(f"{folder}: a job with this id exists already")
     info = {
@@ -151,7 +426,6 @@ def _queued_job(
         "message": "",
         "model": model_name,
         "n_levels": len(config.prior_configs),
-        "n_samples": n,
         "sampling_rate": config.sampling_rate,
         **fields,
     }
@@ -189,17 +463,17 @@ def create_preview_job(
         project_dir, "preview", job_id, take_ids, model_name, config, n,
         settings={"levels": [int(x) for x in levels]},
         source={},
-        progress=_preview_progress([int(x) for x in levels], [r.numel() for r in rows], 0),
+        progress=preview_progress([int(x) for x in levels], [r.numel() for r in rows], 0),
     )  # fmt: skip
     empty = [torch.zeros(n, 0, dtype=torch.long) for _ in range(n_levels)]
     extra = {f"take_{i}": row for i, row in enumerate(rows)}
     state = JobState(folder, info, empty, [e.clone() for e in empty], None, extra)
     state.save()
-    logger.info("created preview job %s in %s", job_id, folder)
+    logger.info("created preview job %s in %s", info["id"], folder)
     return state
 
 
-def _preview_progress(levels: list[int], lengths: list[int], takes_done: int) -> dict[str, Any]:
+def preview_progress(levels: list[int], lengths: list[int], takes_done: int) -> dict[str, Any]:
     """job.json progress of a preview job: one "window" per take, tokens = codes decoded."""
     per_level: dict[str, dict[str, int]] = {}
     for i, (level, length) in enumerate(zip(levels, lengths, strict=True)):
@@ -217,12 +491,8 @@ def _preview_progress(levels: list[int], lengths: list[int], takes_done: int) ->
     }
 
 
-def _as_2d(x: torch.Tensor) -> torch.Tensor:
-    x = torch.as_tensor(x, dtype=torch.long)
-    return x.unsqueeze(0) if x.dim() == 1 else x
-
-
-def _progress_info(plan: dict[int, list[Window]], n_samples: int, windows_done: dict[int, int]) -> dict[str, Any]:
+def progress_info(plan: dict[int, list[Window]], n_samples: int, windows_done: dict[int, int]) -> dict[str, Any]:
+    """job.json progress of a sampling job: windows and tokens per level, from the window plan."""
     levels = {
         str(p): {
             "n_windows": len(ws),
@@ -235,6 +505,11 @@ def _progress_info(plan: dict[int, list[Window]], n_samples: int, windows_done: 
     return {"levels": levels, "tokens_total": total, "tokens_done": 0, "fraction": 0.0}
 
 
+def _as_2d(x: torch.Tensor) -> torch.Tensor:
+    x = torch.as_tensor(x, dtype=torch.long)
+    return x.unsqueeze(0) if x.dim() == 1 else x
+
+
 def compose_settings(
     config: JukeboxConfig,
     seconds: float,
@@ -243,7 +518,7 @@ def compose_settings(
     start_tokens: int = 0,
     levels: Sequence[int] = (0,),
     **kwargs: Any,
-) -> SamplingSettings:
+) -> JobSettings:
     """Settings that bring a take from ``start_tokens`` top-level tokens to ``seconds`` more audio."""
     sr = config.sampling_rate
     top = sample_loop.level_geometries(config)[0].raw_to_tokens
@@ -251,309 +526,4 @@ def compose_settings(
     if sample_length <= start_tokens * top:
         raise ValueError(f"{seconds} s is less than one top-level token ({top / sr * 1000:.1f} ms)")
     total = int(total_seconds * sr) if total_seconds is not None else sample_length
-    return SamplingSettings(levels=list(levels), sample_length=sample_length, total_length=total, **kwargs)
-
-
-# ---------------------------------------------------------------------- running jobs
-
-
-def run_job(
-    folder: str | Path,
-    *,
-    model: Any | None = None,
-    report: Report | None = None,
-    cancel: CancelToken | None = None,
-    device: str | torch.device | None = None,
-    project: Any | None = None,
-    finish: Callable[[JobState, Any], list[str]] | None = None,
-) -> JobResult:
-    """Run or resume the job in ``folder`` until done; raises ``Cancelled(JobResult)`` when cancelled.
-
-    ``model`` is a loaded JukeboxModel (else the job's model is loaded from the store). The results
-    go into ``project`` (the caller's open Project; else the job folder's project is opened), or
-    through ``finish(state, model) -> take ids`` when given.
-    """
-    state = JobState.load(folder)
-    if state.status == "done":
-        return JobResult(state.job_id, "done", list(state.info.get("take_ids", [])), state.codes)
-    if state.status not in RESUMABLE:
-        raise ValueError(f"{folder}: job status {state.status!r} cannot be resumed")
-    cancel = cancel or CancelToken()
-    report = report or (lambda _p: None)
-    with _job_lock(state.folder):
-        state = JobState.load(folder)  # as the previous owner left it
-        if state.info["kind"] == "preview":
-            return _run_preview(state, model, report, cancel, project, finish)
-        return _run_locked(state, model, report, cancel, device, project, finish)
-
-
-def _run_locked(
-    state: JobState,
-    model: Any | None,
-    report: Report,
-    cancel: CancelToken,
-    device: str | torch.device | None,
-    project: Any | None,
-    finish: Callable[[JobState, Any], list[str]] | None,
-) -> JobResult:
-    if model is None:
-        model = _load_model(state.info["model"])
-    settings = SamplingSettings.from_dict(state.settings)
-    target = devices.pick_device(str(device) if device is not None else settings.device)
-    generator = _generator(state, settings.seed, target)
-
-    geometries = sample_loop.level_geometries(model.config)
-    initial = [int(x) for x in state.info.get("initial_lengths", [c.shape[1] for c in state.codes])]
-    full_plan = sample_loop.plan(geometries, settings.levels, settings.sample_length, initial)
-    left = sample_loop.plan(geometries, settings.levels, settings.sample_length, [c.shape[1] for c in state.codes])
-    n = state.codes[0].shape[0]
-    windows_done = {p: len(full_plan[p]) - len(left[p]) for p in full_plan}
-    tokens_total = sum(w.new_tokens for ws in full_plan.values() for w in ws) * n
-    tokens_left = sum(w.new_tokens for ws in left.values() for w in ws) * n
-    tracker = ProgressTracker(
-        state.job_id, report, tokens_total=tokens_total, tokens_done=tokens_total - tokens_left,
-        n_windows={p: len(ws) for p, ws in full_plan.items()}, windows_done=windows_done,
-    )  # fmt: skip
-
-    state.set_status("running", "")
-    _update_progress(state, full_plan, tracker)
-    state.save(tensors=False)
-    tracker.start("resuming" if tokens_left < tokens_total else "starting")
-
-    def on_step(window: Window, rows_done: int, rows: int, i: int, steps: int) -> None:
-        cancel.raise_if_cancelled()
-        tracker.step(window, rows_done, rows, i, n)
-
-    def on_window(window: Window, codes: list[torch.Tensor]) -> None:
-        state.codes = [c.detach().to("cpu") for c in codes]
-        state.rng_state = generator.get_state()
-        tracker.window_finished(window, n)
-        _update_progress(state, full_plan, tracker)
-        state.save()
-        cancel.raise_if_cancelled()
-
-    def on_message(text: str) -> None:
-        state.info["message"] = text
-        tracker.message(text)
-
-    max_batch, lower_batch = _batch_sizes(model, settings, n, target)
-    with (
-        _recording_outcome(
-            state,
-            "cancelled: finished windows are kept; resume to continue",
-            on_cancel=lambda: _update_progress(state, full_plan, tracker),
-        ),
-        torch.inference_mode(),
-    ):
-        codes = model._sample(
-            [c.to(target) for c in state.codes],
-            [lab.to(target) for lab in state.labels],
-            settings.levels,
-            chunk_size=settings.chunk_size,
-            chunk_sizes=settings.chunk_sizes,
-            dtype=_precision(settings.precision, target),
-            lower_batch_size=lower_batch,
-            max_batch_size=max_batch,
-            offset=settings.offset,
-            sample_length=settings.sample_length,
-            total_length_in_seconds=settings.total_length / model.config.sampling_rate,
-            temperatures=settings.temperatures,
-            top_k=settings.top_k,
-            top_p=settings.top_p,
-            generator=generator,
-            device=target,
-            on_step=on_step,
-            on_window=on_window,
-            on_message=on_message,
-            compile=settings.compile,
-        )
-    state.codes = [c.detach().to("cpu") for c in codes]
-    if finish is None:
-        from jukestudio.engine.takes import finish_job
-
-        take_ids = finish_job(state, model, project)
-    else:
-        take_ids = finish(state, model)
-    state.info["take_ids"] = list(take_ids)
-    state.set_status("done", "")
-    _update_progress(state, full_plan, tracker)
-    state.info["progress"]["fraction"] = 1.0
-    state.save(tensors=False)
-    tracker.finish()
-    return JobResult(state.job_id, "done", list(take_ids), state.codes)
-
-
-LOCK_FILE = "lock"
-
-
-@contextmanager
-def _recording_outcome(state: JobState, cancelled_message: str, on_cancel: Callable[[], None] | None = None):
-    """Record how a running job ended early: cancelled (resumable, re-raised with a JobResult) or
-    failed (its message kept). Ctrl+C leaves the status "running", so ``resume`` picks it up."""
-    try:
-        yield
-    except Cancelled:
-        state.set_status("cancelled", cancelled_message)
-        if on_cancel is not None:
-            on_cancel()
-        state.save(tensors=False)
-        logger.info("job %s cancelled", state.job_id)
-        raise Cancelled(JobResult(state.job_id, "cancelled", [], state.codes)) from None
-    except BaseException as exc:
-        if not isinstance(exc, KeyboardInterrupt):
-            state.set_status("failed", f"{type(exc).__name__}: {exc}")
-            state.save(tensors=False)
-        raise
-
-
-@contextmanager
-def _job_lock(folder: Path) -> Iterator[None]:
-    """One process runs a job at a time (the GUI and `jukestudio-cli resume` share project folders).
-
-    The lock file holds the owner's process id; a lock left by a dead (e.g. killed) process is taken over.
-    """
-    lock = folder / LOCK_FILE
-    try:
-        owner = int(lock.read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
-        owner = None
-    if owner is not None and owner != os.getpid() and _process_alive(owner):
-        raise RuntimeError(f"{folder}: this job is being run by process {owner}; wait for it or stop it first")
-    atomic_write_text(lock, str(os.getpid()))
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists (another user's), or the platform cannot tell: be safe
-    return True
-
-
-def _generator(state: JobState, seed: int, target: torch.device) -> torch.Generator:
-    """The job's random stream: seeded once, then carried across runs by its saved state."""
-    generator = torch.Generator(device=target)
-    saved_on = state.info.get("rng_device")
-    if state.rng_state is not None and saved_on == target.type:
-        generator.set_state(state.rng_state)
-    else:
-        if state.rng_state is not None:
-            logger.warning("job %s was sampled on %s, now on %s: a new random stream", state.job_id, saved_on, target)
-        generator.manual_seed(int(seed) + sum(c.shape[1] for c in state.codes))
-    state.info["rng_device"] = target.type
-    return generator
-
-
-def _precision(name: str, target: torch.device) -> torch.dtype | None:
-    """The transformer dtype: fp16 on a GPU by default (the original's sampling), fp32 on CPU."""
-    table = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
-    if name == "auto":
-        return torch.float16 if target.type == "cuda" else None
-    if name not in table:
-        raise ValueError(f"unknown precision {name!r}; choose auto, fp32, fp16 or bf16")
-    return table[name]
-
-
-def _batch_sizes(model: Any, settings: SamplingSettings, n: int, target: torch.device) -> tuple[int, int]:
-    sizes = []
-    for level, limit in ((0, settings.max_batch_size), (1, settings.lower_batch_size)):
-        if level >= len(model.priors):
-            sizes.append(limit)
-            continue
-        prior = model.priors[level]
-        n_params = sum(p.numel() for p in prior.parameters())
-        width = 2 if _precision(settings.precision, target) is not None else 4
-        estimate = devices.estimate_prior_memory(model.config.prior_configs[level], n_params, width)
-        sizes.append(devices.choose_batch(estimate, n, limit, target))
-    return sizes[0], sizes[1]
-
-
-def _update_progress(state: JobState, plan: dict[int, list[Window]], tracker: ProgressTracker) -> None:
-    info = _progress_info(plan, state.codes[0].shape[0], tracker.windows_done)
-    info["tokens_done"] = tracker.tokens_done
-    info["fraction"] = tracker.fraction_of(tracker.tokens_done)
-    state.info["progress"] = info
-
-
-def _load_model(name: str, components: tuple[str, ...] | None = None) -> Any:
-    from jukestudio.model.weights.loader import load_model
-
-    model = load_model(name, components)
-    model.eval()
-    return model
-
-
-# ---------------------------------------------------------------------- preview
-
-
-def preview_audio(model: Any, codes: torch.Tensor, level: int = 0) -> torch.Tensor:
-    """Decode one level's codes (N, T_level) to audio (N, T) on CPU, clipped to [-1, 1]."""
-    with torch.inference_mode():
-        audio = model.decode_level(codes.long(), level, bs_chunks=codes.shape[0])
-    return audio[..., 0].float().clamp(-1.0, 1.0).cpu()
-
-
-def _run_preview(
-    state: JobState,
-    model: Any | None,
-    report: Report,
-    cancel: CancelToken,
-    project: Any | None,
-    finish: Callable[[JobState, Any], list[str]] | None,
-) -> JobResult:
-    """Decode the job's takes one by one (on the VQ-VAE's device) into the project's preview cache."""
-    from jukestudio.engine.takes import open_project_of
-
-    project = open_project_of(state, project)
-    if model is None:
-        model = _load_model(state.info["model"], components=("vqvae",))
-    take_ids = list(state.info["take_ids"])
-    levels = [int(x) for x in state.settings["levels"]]
-    try:
-        rows = [state.extra[f"take_{i}"] for i in range(len(take_ids))]
-    except KeyError as exc:
-        raise ValueError(f"{state.folder}: preview job lacks the codes of take {exc}") from exc
-    lengths = [r.numel() for r in rows]
-    done = int(state.info.get("progress", {}).get("takes_done", 0))
-    windows_done: dict[int, int] = {}
-    for level in levels[:done]:
-        windows_done[level] = windows_done.get(level, 0) + 1
-    tracker = ProgressTracker(
-        state.job_id, report, tokens_total=sum(lengths), tokens_done=sum(lengths[:done]),
-        n_windows={lv: levels.count(lv) for lv in levels}, windows_done=windows_done,
-    )  # fmt: skip
-    state.set_status("running", "")
-    state.save(tensors=False)
-    tracker.start("resuming" if done else "starting")
-    device = module_device(model.vqvae)
-    with _recording_outcome(state, "cancelled: decoded takes are kept; resume to decode the rest"):
-        for i in range(done, len(take_ids)):
-            cancel.raise_if_cancelled()
-            audio = preview_audio(model, rows[i].reshape(1, -1).to(device), level=levels[i])[0].numpy()
-            project.write_preview(take_ids[i], audio.astype("float32"), prior_level=levels[i])
-            window = Window(levels[i], 0, lengths[i], 0, windows_done.get(levels[i], 0))
-            tracker.step(window, 0, 1, lengths[i], 1)
-            tracker.window_finished(window, 1)
-            windows_done[levels[i]] = windows_done.get(levels[i], 0) + 1
-            state.info["progress"] = _preview_progress(levels, lengths, i + 1)
-            state.save(tensors=False)
-    if finish is not None:
-        take_ids = finish(state, model)
-    state.info["take_ids"] = list(take_ids)
-    state.set_status("done", "")
-    state.info["progress"] = _preview_progress(levels, lengths, len(lengths))
-    state.save(tensors=False)
-    tracker.finish()
-    return JobResult(state.job_id, "done", list(take_ids), state.codes)
-
-
-def module_device(module: torch.nn.Module) -> torch.device:
-    for tensor in module.parameters():
-        return tensor.device
-    return torch.device("cpu")
+    return JobSettings(levels=list(levels), sample_length=sample_length, total_length=total, **kwargs)

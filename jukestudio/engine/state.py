@@ -1,4 +1,8 @@
-"""A job's folder on disk: ``job.json`` (status, settings, progress) and ``state.safetensors``.
+"""A job's folder on disk, the one reader and writer of ``job.json`` and ``state.safetensors``.
+
+``<project>/jobs/<job_id>/job.json`` (status, settings, progress) is read only by :func:`read_job_info`
+(every other reader — :func:`read_job`, :func:`read_jobs`, :func:`unfinished_jobs`, :meth:`JobState.load`
+— goes through it) and written only by :meth:`JobState.save`.
 
 ``state.safetensors`` is the source of truth for resuming: the codes sampled so far at every level
 (prior order), the labels, and the random generator's state, written together in one atomic file
@@ -9,7 +13,6 @@ recomputed from the codes (finished windows are exactly the ones the codes cover
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
@@ -22,6 +25,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from jukestudio.atomic import atomic_write_json, atomic_write_with
+from jukestudio.project.errors import ProjectCorruptError
+from jukestudio.project.store import JOBS_DIR, read_json
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +36,12 @@ STATUSES = ("queued", "running", "done", "failed", "cancelled")
 UNFINISHED = ("queued", "running")  # what `resume` picks up by itself (architecture.md)
 RESUMABLE = ("queued", "running", "cancelled", "failed")  # what can be resumed by id
 FORMAT_VERSION = 1
+REQUIRED = ("id", "kind", "status", "created", "updated", "take_ids", "message")
+"""Keys every job.json has (architecture.md); a job to run also needs its "settings"."""
 
 
-class JobStateError(ValueError):
-    """A job folder that cannot be read (names the file and what is wrong)."""
+class JobStateError(ProjectCorruptError, ValueError):
+    """A job folder that cannot be read (names the file and what is wrong; the file is left as it was)."""
 
 
 def new_job_id(kind: str) -> str:
@@ -98,6 +105,8 @@ class JobState:
     def load(cls, folder: str | Path) -> JobState:
         folder = Path(folder)
         info = read_job_info(folder)
+        if not isinstance(info.get("settings"), dict):
+            raise JobStateError(f"{folder / JOB_FILE}: job record lacks its settings; it cannot be run")
         path = folder / STATE_FILE
         try:
             tensors = load_file(str(path))
@@ -116,37 +125,95 @@ class JobState:
 
 
 def read_job_info(folder: str | Path) -> dict[str, Any]:
+    """The job.json of a job folder, checked; raises :class:`JobStateError` naming what is wrong.
+
+    The only place job.json is parsed: checks on its content belong here.
+    """
     path = Path(folder) / JOB_FILE
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise JobStateError(f"{path}: cannot read the job file ({exc})") from exc
-    missing = [k for k in ("id", "kind", "status", "settings") if k not in info]
+        info = read_json(path, "job record")
+    except ProjectCorruptError as exc:
+        raise JobStateError(str(exc)) from exc
+    if not isinstance(info, dict):
+        raise JobStateError(f"{path}: a job record must be a JSON object")
+    missing = [k for k in REQUIRED if k not in info]
     if missing:
-        raise JobStateError(f"{path}: not a jukestudio job file (missing {', '.join(missing)})")
+        raise JobStateError(f"{path}: job record lacks {', '.join(missing)}")
     if info["status"] not in STATUSES:
         raise JobStateError(f"{path}: unknown status {info['status']!r}")
+    if not isinstance(info["take_ids"], list):
+        raise JobStateError(f"{path}: take_ids must be a list")
     return info
 
 
+@dataclass(frozen=True)
+class JobRecord:
+    """A job as the jobs list and the "resume?" offer see it: job.json's common fields, read-only."""
+
+    id: str
+    kind: str
+    status: str
+    created: str
+    updated: str
+    take_ids: list[str]
+    message: str
+    folder: Path
+    info: dict[str, Any] = field(repr=False)
+    """The whole job.json (settings, progress…)."""
+
+    @property
+    def unfinished(self) -> bool:
+        return self.status in UNFINISHED
+
+
+def read_job(folder: str | Path) -> JobRecord:
+    folder = Path(folder)
+    info = read_job_info(folder)
+    return JobRecord(
+        id=str(info["id"]),
+        kind=str(info["kind"]),
+        status=str(info["status"]),
+        created=str(info["created"]),
+        updated=str(info["updated"]),
+        take_ids=[str(t) for t in info["take_ids"]],
+        message=str(info["message"] or ""),
+        folder=folder,
+        info=info,
+    )
+
+
 def jobs_dir(project_dir: str | Path) -> Path:
-    return Path(project_dir) / "jobs"
+    return Path(project_dir) / JOBS_DIR
 
 
-def list_jobs(project_dir: str | Path) -> list[dict[str, Any]]:
-    """job.json of every readable job in a project, oldest first; unreadable ones are logged and skipped."""
-    result = []
+def job_folder(project_dir: str | Path, job_id: str) -> Path:
+    return jobs_dir(project_dir) / job_id
+
+
+def read_jobs(project_dir: str | Path) -> tuple[list[JobRecord], list[str]]:
+    """Every readable job of a project (oldest first) and a message per unreadable one (logged, untouched)."""
+    records: list[JobRecord] = []
+    problems: list[str] = []
     root = jobs_dir(project_dir)
     if not root.is_dir():
-        return result
+        return records, problems
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if not (folder / JOB_FILE).exists():
+            continue  # the engine is still creating it
         try:
-            result.append(read_job_info(folder))
+            records.append(read_job(folder))
         except JobStateError as exc:
             logger.warning("skipping job folder: %s", exc)
-    return result
+            problems.append(str(exc))
+    records.sort(key=lambda r: (r.created, r.id))
+    return records, problems
 
 
-def unfinished_jobs(project_dir: str | Path) -> list[str]:
-    """Ids of the jobs a `resume` should finish (queued, or running when the process died)."""
-    return [info["id"] for info in list_jobs(project_dir) if info["status"] in UNFINISHED]
+def unfinished_jobs(project_dir: str | Path) -> list[JobRecord]:
+    """Jobs a `resume` (or the window's "resume?" offer) should finish: queued, or running when the
+    process died."""
+    return [r for r in read_jobs(project_dir)[0] if r.unfinished]
+
+
+def unfinished_job_ids(project_dir: str | Path) -> list[str]:
+    return [r.id for r in unfinished_jobs(project_dir)]

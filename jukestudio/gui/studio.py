@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from jukestudio.audio.constants import SAMPLE_RATE
-from jukestudio.gui import studio_jobs
 from jukestudio.gui.model_access import ModelCache, ModelEntry, model_entry, vocabulary_for
 from jukestudio.gui.records import SongSettings, TakeItem, Vocabulary
 
@@ -97,7 +96,7 @@ class Studio:
         import torch._dynamo  # noqa: F401  (torch imports it lazily on first use of some ops)
 
         import jukestudio.engine.jobs
-        import jukestudio.engine.takes
+        import jukestudio.engine.runner
         import jukestudio.model.modeling
         import jukestudio.model.prior
         import jukestudio.model.tokenizer
@@ -251,7 +250,7 @@ class Studio:
         if region is None:
             return audio
         level, first_sample, codes = region
-        from jukestudio.engine.jobs import preview_audio
+        from jukestudio.engine.decode import preview_audio
 
         model = self.models.get(self.project.take(take_id).settings.model, decoder_only=True)
         detail = preview_audio(model, codes.long().reshape(1, -1), level)[0].numpy()
@@ -268,10 +267,10 @@ class Studio:
         partial = [p for p in range(best + 1, 3) if take.level_status(p) == "partial"]
         if not partial or not take.job_id:
             return None
-        from jukestudio.engine.state import JobStateError, read_job_info
+        from jukestudio.engine.state import JobStateError, job_folder, read_job_info
 
         try:
-            info = read_job_info(self.project.jobs_dir / take.job_id)
+            info = read_job_info(job_folder(self.project.folder, take.job_id))
         except JobStateError as exc:  # the job folder was removed or damaged: play what is finished
             log.warning("take %s: region of job %s unavailable (%s)", take.name, take.job_id, exc)
             return None
@@ -292,7 +291,7 @@ class Studio:
         cached = self.project.read_preview(take_id, best) if best in self.project.preview_levels(take_id) else None
         if cached is not None:
             return cached
-        from jukestudio.engine.jobs import preview_audio
+        from jukestudio.engine.decode import preview_audio
 
         model = self.models.get(take.settings.model, decoder_only=True)
         audio = preview_audio(model, codes[best].long().reshape(1, -1), best)[0].numpy()
@@ -338,16 +337,14 @@ class Studio:
         project = self.project
 
         def run(report: Any, token: Any) -> Any:
-            from jukestudio.engine.jobs import run_job
+            from jukestudio.engine.runner import run_job
 
             _leave_a_core_for_the_window()
             model = self.models.get(name)
             token.raise_if_cancelled()
             state = create(model)
             self.engine_job_ids[job_id] = state.job_id
-            return run_job(
-                state.folder, model=model, report=report, cancel=token, finish=studio_jobs.finish_into(project)
-            )
+            return run_job(state.folder, model=model, project=project, report=report, cancel=token)
 
         return JobSpec(job_id, label, kind, run, take_ids)
 
@@ -358,7 +355,9 @@ class Studio:
         return self._spec(
             "compose",
             f"Compose {song.n_takes} take(s), {what}",
-            lambda model: studio_jobs.create_compose(project, model, seed, prompt, prompt_name),
+            lambda model: _engine_jobs().create_compose(
+                project, model, prompt=prompt, prompt_name=prompt_name, seed=seed
+            ),
         )
 
     def continue_job(
@@ -372,10 +371,11 @@ class Studio:
         where = f" from {from_s:.1f} s" if from_s is not None else ""
 
         def create(model: Any) -> Any:
+            jobs = _engine_jobs()
             source = take_id
             if from_s is not None:
-                source = studio_jobs.cut_take(project, model, take_id, from_s)
-            return studio_jobs.create_continue(project, model, source, seconds, seed)
+                source = jobs.cut_take(project, model, take_id, from_s)
+            return jobs.create_continue(project, model, source, seconds=seconds, seed=seed)
 
         return self._spec(
             "continue", f"Continue {take.name}{where} by {seconds:g} s ({song.n_takes} variation(s))", create
@@ -389,12 +389,16 @@ class Studio:
         return self._spec(
             "upsample",
             f"Upsample {names}{where}",
-            lambda model: studio_jobs.create_upsample(project, model, take_ids, region, seed),
+            lambda model: _engine_jobs().create_upsample(project, model, take_ids, region_s=region, seed=seed),
             tuple(take_ids),
         )
 
     def unfinished_jobs(self) -> list[Any]:
-        return self.project.unfinished_jobs() if self.project is not None else []
+        if self.project is None:
+            return []
+        from jukestudio.engine.state import unfinished_jobs
+
+        return unfinished_jobs(self.project.folder)
 
     def resume_jobs(self) -> list[JobSpec]:
         specs = []
@@ -402,12 +406,11 @@ class Studio:
         for record in self.unfinished_jobs():
 
             def run(report: Any, token: Any, record: Any = record) -> Any:
-                from jukestudio.engine.jobs import run_job
+                from jukestudio.engine.runner import run_job
 
                 _leave_a_core_for_the_window()
                 model = self.models.get(record.info.get("model") or project.settings.model)
-                finish = studio_jobs.finish_into(project)
-                return run_job(record.folder, model=model, report=report, cancel=token, finish=finish)
+                return run_job(record.folder, model=model, project=project, report=report, cancel=token)
 
             specs.append(JobSpec(record.id, f"Resume {record.kind} ({record.id})", record.kind, run))
         return specs
@@ -417,18 +420,16 @@ class Studio:
         returns the engine job ids requeued (jobs that never started have nothing on disk)."""
         if self.project is None:
             return []
-        from jukestudio.engine.state import JobState
+        from jukestudio.engine.runner import requeue_job
+        from jukestudio.engine.state import job_folder
 
         requeued = []
         for job_id in job_ids:
             engine_id = self.engine_job_ids.get(job_id)
-            folder = self.project.jobs_dir / engine_id if engine_id else None
+            folder = job_folder(self.project.folder, engine_id) if engine_id else None
             if folder is None or not folder.is_dir():
                 continue
-            state = JobState.load(folder)
-            if state.status in ("running", "cancelled"):
-                state.set_status("queued", "interrupted when the window closed; resume to finish it")
-                state.save(tensors=False)
+            if requeue_job(folder, "interrupted when the window closed; resume to finish it"):
                 requeued.append(engine_id)
         return requeued
 
@@ -446,6 +447,13 @@ class Studio:
 
 
 LEVEL_LABELS = {0: "top", 1: "level 1", 2: "level 0"}
+
+
+def _engine_jobs() -> Any:
+    """The engine's job module, imported on the job thread (it imports torch)."""
+    from jukestudio.engine import jobs
+
+    return jobs
 
 
 def _leave_a_core_for_the_window() -> None:

@@ -20,6 +20,7 @@ from torch import nn
 from jukestudio.model import sample_loop
 from jukestudio.model.config import JukeboxConfig
 from jukestudio.model.sample_loop import LevelGeometry, Window
+from jukestudio.model.sampling_params import DEFAULT_TEMPERATURES, SamplingParams
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class JukeboxModel(nn.Module):
         labels: Sequence[torch.Tensor],
         sample_levels: Sequence[int] | None,
         chunk_size: int = 32,
-        sampling_temperature: float = 0.98,
+        sampling_temperature: float = DEFAULT_TEMPERATURES[0],
         lower_batch_size: int = 16,
         max_batch_size: int = 16,
         sample_length_in_seconds: float = 24,
@@ -138,12 +139,14 @@ class JukeboxModel(nn.Module):
     ) -> list[torch.Tensor]:
         """Sample ``sample_levels`` (prior order, top first) window by window; returns the codes, prior order.
 
+        Hugging Face's keywords, turned into one :class:`SamplingParams` for :meth:`sample_with`.
+
         Args:
             music_tokens: codes so far per level (N, T_p); sampling continues each of them.
             labels: per level (1 or N, 4 + genres + lyrics) tokenizer rows (full lyrics).
             sample_levels: levels to sample (default: all).
             chunk_size: tokens per chunk when priming the KV cache with the context.
-            sampling_temperature: top-level temperature (upsamplers 0.99, as the original notebook).
+            sampling_temperature: top-level temperature (upsamplers keep ``DEFAULT_TEMPERATURES``).
             lower_batch_size / max_batch_size: most takes sampled at once by the upsamplers / the top prior.
             sample_length_in_seconds: length to reach (ignored when ``sample_length`` is given).
             compute_alignments: compute the lyric alignment after the top level (needs
@@ -167,24 +170,63 @@ class JukeboxModel(nn.Module):
             compile: on CUDA, run each prior's one-token step through ``torch.compile`` with CUDA
                 graphs (``sample_loop.compiled_step``); elsewhere a warning and eager sampling.
         """
+        if save_results and save_dir is None:
+            raise ValueError("save_results needs save_dir: jukestudio writes only into a folder you choose")
+        params = SamplingParams.from_hf_kwargs(
+            len(self.priors), sampling_temperature=sampling_temperature, temperatures=temperatures, top_k=top_k,
+            top_p=top_p, chunk_size=chunk_size, chunk_sizes=chunk_sizes, max_batch_size=max_batch_size,
+            lower_batch_size=lower_batch_size,
+        )  # fmt: skip
+        if sample_length is None:
+            sample_length = int(sample_length_in_seconds * self.config.sampling_rate)
+        total_length = None
+        if total_length_in_seconds is not None:
+            total_length = int(total_length_in_seconds * self.config.sampling_rate)
+        return self.sample_with(
+            music_tokens, labels, sample_levels, params,
+            sample_length=sample_length, total_length=total_length, offset=offset, sample_tokens=sample_tokens,
+            generator=generator, device=device, dtype=dtype, on_step=on_step, on_window=on_window,
+            on_message=on_message, compile=compile, compute_alignments=compute_alignments,
+            save_dir=save_dir if save_results else None,
+        )  # fmt: skip
+
+    @torch.no_grad()
+    def sample_with(
+        self,
+        music_tokens: list[torch.Tensor],
+        labels: Sequence[torch.Tensor],
+        sample_levels: Sequence[int] | None,
+        params: SamplingParams,
+        *,
+        sample_length: int,
+        total_length: int | None = None,
+        offset: int = 0,
+        sample_tokens: int | None = None,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        on_step: StepCallback | None = None,
+        on_window: WindowCallback | None = None,
+        on_message: Callable[[str], None] | None = None,
+        compile: bool = False,
+        compute_alignments: bool = False,
+        save_dir: str | Path | None = None,
+    ) -> list[torch.Tensor]:
+        """The sampling loop behind ``_sample`` and the engine's jobs: ``params`` (temperatures,
+        filters, chunk and batch sizes) goes unchanged down to the logits filter. Lengths are in
+        audio samples; ``total_length`` None = ``offset + sample_length``; with ``save_dir`` each
+        sampled level is decoded and written there."""
         n_levels = len(self.priors)
         sample_levels = sorted(range(n_levels) if sample_levels is None else sample_levels)
         sr = self.config.sampling_rate
         top = self.geometries[0]
-        if sample_length is None:
-            sample_length = int(sample_length_in_seconds * sr)
         sample_length = sample_length // top.raw_to_tokens * top.raw_to_tokens
-        total_length = (
-            int(total_length_in_seconds * sr) if total_length_in_seconds is not None else offset + sample_length
-        )
+        total_length = total_length if total_length is not None else offset + sample_length
         n_samples = music_tokens[0].shape[0]
         music_tokens = [t.long() for t in music_tokens]
         if any(t.shape[0] != n_samples for t in music_tokens):
             raise ValueError(f"every level needs the same number of takes, got {[t.shape[0] for t in music_tokens]}")
         labels = [self._batch_labels(lab, n_samples, p) for p, lab in enumerate(labels)]
-        temps = list(temperatures) if temperatures is not None else [sampling_temperature] + [0.99] * (n_levels - 1)
-        if save_results and save_dir is None:
-            raise ValueError("save_results needs save_dir: jukestudio writes only into a folder you choose")
 
         current = [t.shape[1] for t in music_tokens]
         if sample_tokens is not None:
@@ -212,7 +254,7 @@ class JukeboxModel(nn.Module):
                     compile = compile and compiled  # warned once: later levels do not try again
                     music_tokens = [t.to(target_device) for t in music_tokens]
                     level_labels = labels[level].to(target_device)
-                    batch = min(n_samples, max_batch_size if level == 0 else lower_batch_size)
+                    batch = min(n_samples, params.batch_size(level))
                     for window in windows:
                         new, batch = self._sample_window_retrying(
                             prior,
@@ -222,10 +264,7 @@ class JukeboxModel(nn.Module):
                             batch=batch,
                             total_length=total_length,
                             offset=offset,
-                            temp=temps[level],
-                            top_k=top_k,
-                            top_p=top_p,
-                            chunk_size=chunk_sizes[level] if chunk_sizes is not None else chunk_size,
+                            params=params,
                             generator=generator,
                             on_step=on_step,
                             on_message=on_message,
@@ -241,7 +280,7 @@ class JukeboxModel(nn.Module):
             alignment = None
             if level == 0 and compute_alignments:
                 alignment = self._alignment(music_tokens, labels[0], total_length, offset)
-            if save_results:
+            if save_dir is not None:
                 self._save_level(Path(save_dir), level, music_tokens[level], alignment)
         return music_tokens
 

@@ -39,6 +39,7 @@ from jukestudio.model.conditioners import (
     JukeboxRangeEmbedding,
 )
 from jukestudio.model.config import JukeboxPriorConfig
+from jukestudio.model.sampling_params import SamplingParams
 from jukestudio.model.tokenizer import get_relevant_lyric_tokens
 from jukestudio.model.transformer import (
     JukeboxConditionalAutoregressive,
@@ -290,14 +291,23 @@ class JukeboxPrior(nn.Module):
         sample_tokens: int | None = None,
         generator: torch.Generator | None = None,
         on_step: Callable[[int, int], None] | None = None,
+        *,
+        params: SamplingParams | None = None,
     ) -> torch.Tensor:
         """Sample one window: (N, sample_tokens or n_ctx) music tokens.
+
+        ``params`` (the job's record; this prior's level is used) replaces ``temp``, ``top_k``,
+        ``top_p`` and ``chunk_size``, the Hugging Face keywords.
 
         With ``music_tokens`` (N, c) the context is primed (``chunk_size`` positions at a time) and
         returned as the prefix. ``on_step(i, n)`` runs after each of the n new tokens (an exception
         raised there stops sampling and propagates). ``generator`` makes draws reproducible;
         ``top_k=1`` is greedy.
         """
+        level = self.level
+        if params is None:
+            params = SamplingParams.from_hf_kwargs(1, temp=temp, top_k=top_k, top_p=top_p, chunk_size=chunk_size)
+            level = 0
         audio_cond, metadata_cond, lyric_tokens = self.get_cond(music_tokens_conds, metadata)
         if music_tokens is not None and music_tokens.shape[1] == 0:
             music_tokens = None
@@ -312,13 +322,11 @@ class JukeboxPrior(nn.Module):
                 audio_cond,
                 metadata_cond,
                 None,
-                temp=temp,
-                top_k=top_k,
-                top_p=top_p,
-                chunk_size=chunk_size,
                 sample_tokens=None if sample_tokens is None else sample_tokens + n_lyr,
                 generator=generator,
                 on_step=on_step,
+                params=params,
+                level=level,
             )
             # Sampled lyric ids were fed back as they are; only now map them to music token 0.
             return (tokens[:, n_lyr:] - self.lyric_shift).clamp(min=0)
@@ -329,13 +337,11 @@ class JukeboxPrior(nn.Module):
             audio_cond,
             metadata_cond,
             encoder_states,
-            temp=temp,
-            top_k=top_k,
-            top_p=top_p,
-            chunk_size=chunk_size,
             sample_tokens=sample_tokens,
             generator=generator,
             on_step=on_step,
+            params=params,
+            level=level,
         )
 
     # -- teacher forcing -------------------------------------------------------------------------

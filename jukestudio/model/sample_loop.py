@@ -24,6 +24,8 @@ from typing import Any
 
 import torch
 
+from jukestudio.model.sampling_params import SamplingParams
+
 logger = logging.getLogger(__name__)
 
 StepHook = Callable[[int, int], None]
@@ -218,15 +220,14 @@ def sample_window(
     *,
     total_length: int,
     offset: int,
-    temp: float,
-    top_k: int = 0,
-    top_p: float = 0.0,
-    chunk_size: int | None = None,
+    params: SamplingParams,
     batch_size: int,
     generator: torch.Generator | None = None,
     on_step: Callable[[int, int, int, int], None] | None = None,
 ) -> torch.Tensor:
     """Sample one window for all takes (in batches of ``batch_size``); returns the new tokens (N, new).
+
+    ``params`` goes unchanged to ``prior.sample`` (which uses its own level's values).
 
     ``labels`` is this level's (N, L) label tensor (full lyrics); the window's label (offset, window
     length, lyric window) comes from ``prior.get_metadata``. ``on_step(rows_done, rows, i, n)`` runs
@@ -251,13 +252,10 @@ def sample_window(
             music_tokens=context[rows],
             music_tokens_conds=[c[rows] for c in conds] if conds is not None else None,
             metadata=metadata[rows],
-            temp=temp,
-            top_k=top_k,
-            top_p=top_p,
-            chunk_size=chunk_size,
             sample_tokens=window.length,
             generator=generator,
             on_step=hook,
+            params=params,
         )
         if tokens.shape[1] != window.length:
             raise RuntimeError(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from jukestudio.model.sampling_params import SamplingParams
+
 
 def apply_temperature(logits: torch.Tensor, temp: float) -> torch.Tensor:
     """``logits / temp`` (the original divides even when ``temp == 1``; so do we, it is exact)."""
@@ -60,6 +62,18 @@ def multinomial(logits: torch.Tensor, generator: torch.Generator | None = None) 
     return torch.argmax(probs / noise, dim=-1, keepdim=True)
 
 
+def draw_tokens(
+    logits: torch.Tensor, params: SamplingParams, level: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """The logits filter: the level's temperature, then top-k and top-p, then one draw per row:
+    (..., V) logits -> (..., 1) tokens. ``top_k == 1`` is greedy. A new filter is a field of
+    :class:`SamplingParams` and a line here."""
+    if params.top_k == 1:
+        return torch.argmax(logits, dim=-1, keepdim=True)
+    logits = apply_temperature(logits, params.temperature(level))
+    return multinomial(filter_logits(logits, params.top_k, params.top_p), generator)
+
+
 def sample_logits(
     logits: torch.Tensor,
     temp: float = 1.0,
@@ -67,7 +81,5 @@ def sample_logits(
     top_p: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Temperature, filters, draw: (..., V) logits -> (..., 1) tokens. ``top_k == 1`` is greedy."""
-    if top_k == 1:
-        return torch.argmax(logits, dim=-1, keepdim=True)
-    return multinomial(filter_logits(apply_temperature(logits, temp), top_k, top_p), generator)
+    """:func:`draw_tokens` with loose arguments (the original's ``sample`` keywords)."""
+    return draw_tokens(logits, SamplingParams(temperatures=(temp,), top_k=top_k, top_p=top_p), 0, generator)

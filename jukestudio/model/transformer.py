@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from jukestudio.model.attention import JukeboxAttention, JukeboxConv1D, LayerKVCache, attention_kind
-from jukestudio.model.sampling import sample_logits
+from jukestudio.model.sampling import draw_tokens
+from jukestudio.model.sampling_params import SamplingParams
 
 # A CPU sampling step whose matrices are this small (rows x width^2 multiply-adds) runs on one
 # intra-op thread: forking/joining threads for a 1-row matmul costs more than it saves, and on a
@@ -339,10 +340,20 @@ class JukeboxConditionalAutoregressive(nn.Module):
         sample_tokens: int | None = None,
         generator: torch.Generator | None = None,
         on_step: Callable[[int, int], None] | None = None,
+        *,
+        params: SamplingParams | None = None,
+        level: int = 0,
     ) -> torch.Tensor:
         """Sample positions ``len(context) .. sample_tokens-1``; returns (B, sample_tokens) with the
         context as prefix. The context is first pushed through the transformer in chunks of
-        ``chunk_size`` positions (None: one chunk) to fill the KV cache."""
+        ``chunk_size`` positions (None: one chunk) to fill the KV cache.
+
+        ``params`` (with the prior ``level`` it samples) replaces ``temp``, ``top_k``, ``top_p`` and
+        ``chunk_size``; it goes unchanged to the logits filter."""
+        if params is None:
+            params = SamplingParams.from_hf_kwargs(1, temp=temp, top_k=top_k, top_p=top_p, chunk_size=chunk_size)
+            level = 0
+        chunk_size = params.chunk_size(level)
         total = self.n_ctx if sample_tokens is None else int(sample_tokens)
         n_context = 0 if context is None else context.shape[1]
         if not 0 <= n_context <= total <= self.n_ctx:
@@ -377,7 +388,7 @@ class JukeboxConditionalAutoregressive(nn.Module):
                 if self.add_cond_after_transformer:
                     h = h + c
                 logits = F.linear(h[:, 0], proj_out)
-                token = sample_logits(logits, temp, top_k, top_p, generator)
+                token = draw_tokens(logits, params, level, generator)
                 out[:, t : t + 1] = token
                 if on_step is not None:
                     on_step(t - n_context + 1, n_new)

@@ -8,14 +8,12 @@ from jukestudio.project.errors import (
     ProjectVersionError,
     TakeNotFoundError,
 )
-from jukestudio.project.jobs import JobRecord
 from jukestudio.project.settings import LEVEL_NAMES, ProjectSettings
 from jukestudio.project.takes import Take, Trim
 
 __all__ = [
     "LEVEL_NAMES",
     "SCHEMA_VERSION",
-    "JobRecord",
     "Project",
     "ProjectCorruptError",
     "ProjectError",

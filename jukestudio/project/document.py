@@ -34,7 +34,6 @@ from jukestudio.project.errors import (
     ProjectVersionError,
     TakeNotFoundError,
 )
-from jukestudio.project.jobs import JobRecord, read_jobs, unfinished_jobs
 from jukestudio.project.settings import LEVEL_NAMES, N_LEVELS, ProjectSettings
 from jukestudio.project.takes import (
     LEVEL_STATES,
@@ -503,14 +502,7 @@ class Project:
     def can_redo(self) -> bool:
         return self.undo_stack.can_redo
 
-    # ------------------------------------------------------------------ jobs and export
-
-    def unfinished_jobs(self) -> list[JobRecord]:
-        """Engine jobs recorded here with status queued or running (offer to resume them)."""
-        return unfinished_jobs(self.folder)
-
-    def jobs(self) -> tuple[list[JobRecord], list[str]]:
-        return read_jobs(self.folder)
+    # ------------------------------------------------------------------ export
 
     def export_metadata(self, take_id: str) -> dict[str, Any]:
         """Everything needed to reproduce a take, for an export sidecar."""

@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from jukestudio.model.sampling_params import DEFAULT_BATCH, DEFAULT_CHUNK_SIZES, DEFAULT_TEMPERATURES, SamplingParams
 from jukestudio.project.errors import ProjectCorruptError
 
 log = logging.getLogger(__name__)
@@ -28,15 +29,15 @@ class ProjectSettings:
     """How much music one compose/continue step adds."""
     n_takes: int = 3
     """Takes sampled side by side per compose/continue step."""
-    temperatures: list[float] = field(default_factory=lambda: [0.98, 0.99, 0.99])
+    temperatures: list[float] = field(default_factory=lambda: list(DEFAULT_TEMPERATURES))
     """Prior order: top prior, middle upsampler, bottom upsampler (OpenAI's defaults)."""
     top_k: int = 0
     top_p: float = 0.0
     seed: int | None = None
     """None: a fresh random seed per job (recorded in each take)."""
-    chunk_sizes: list[int] = field(default_factory=lambda: [16, 32, 32])
+    chunk_sizes: list[int] = field(default_factory=lambda: list(DEFAULT_CHUNK_SIZES))
     """Prior order; smaller chunks use less GPU memory when priming the attention cache."""
-    max_batch: int = 3
+    max_batch: int = DEFAULT_BATCH
     """Most takes sampled at once on the GPU; more takes are sampled in turn."""
 
     def validate(self) -> ProjectSettings:
@@ -56,21 +57,29 @@ class ProjectSettings:
                 problems.append(f"{name} must be a number of seconds > 0, got {value!r}")
         if not _is_int(self.n_takes) or not 1 <= self.n_takes <= 256:
             problems.append(f"n_takes must be a whole number 1..256, got {self.n_takes!r}")
-        if not _is_list_of(self.temperatures, _is_number) or any(t <= 0 for t in self.temperatures):
+        if not _is_list_of(self.temperatures, _is_number):
             problems.append(f"temperatures must be {N_LEVELS} numbers > 0 (prior order), got {self.temperatures!r}")
-        if not _is_int(self.top_k) or self.top_k < 0:
-            problems.append(f"top_k must be a whole number ≥ 0, got {self.top_k!r}")
-        if not _is_number(self.top_p) or not 0 <= self.top_p <= 1:
-            problems.append(f"top_p must be between 0 and 1, got {self.top_p!r}")
+        if not _is_list_of(self.chunk_sizes, _is_int):
+            problems.append(f"chunk_sizes must be {N_LEVELS} whole numbers ≥ 1, got {self.chunk_sizes!r}")
         if self.seed is not None and (not _is_int(self.seed) or not 0 <= self.seed < 2**63):
             problems.append(f"seed must be empty or a whole number ≥ 0, got {self.seed!r}")
-        if not _is_list_of(self.chunk_sizes, _is_int) or any(c < 1 for c in self.chunk_sizes):
-            problems.append(f"chunk_sizes must be {N_LEVELS} whole numbers ≥ 1, got {self.chunk_sizes!r}")
-        if not _is_int(self.max_batch) or self.max_batch < 1:
-            problems.append(f"max_batch must be a whole number ≥ 1, got {self.max_batch!r}")
+        if not problems:  # the sampling values are checked by their record, the one home of their rules
+            problems += self.sampling_params(0).problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def sampling_params(self, seed: int) -> SamplingParams:
+        """The frozen record a job samples with (the seed chosen for that job)."""
+        return SamplingParams(
+            temperatures=tuple(self.temperatures),
+            top_k=self.top_k,
+            top_p=self.top_p,
+            chunk_sizes=tuple(self.chunk_sizes),
+            max_batch_size=self.max_batch,
+            lower_batch_size=self.max_batch,
+            seed=seed,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

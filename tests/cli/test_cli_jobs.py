@@ -17,8 +17,9 @@ import torch
 
 from jukestudio.cli.jobs import ProgressBar
 from jukestudio.cli.main import main
-from jukestudio.engine import takes
+from jukestudio.engine import jobs
 from jukestudio.engine.progress import Progress
+from jukestudio.engine.state import read_jobs, unfinished_jobs
 from jukestudio.project import Project
 from tests.engine.tiny import TINY_HF, tiny_model
 
@@ -88,7 +89,7 @@ def test_sigkill_mid_job_then_resume_gives_identical_codes(tmp_path, env, uninte
     (job_dir,) = (folder / "jobs").iterdir()
     info = json.loads((job_dir / "job.json").read_text())
     assert info["status"] == "running"  # what a killed process leaves
-    assert [r.id for r in Project.open(folder).unfinished_jobs()] == [info["id"]]
+    assert [r.id for r in unfinished_jobs(Project.open(folder).folder)] == [info["id"]]
 
     result = subprocess.run(
         cli("resume", str(folder), "--threads", "1", "--device", "cpu"),
@@ -169,7 +170,7 @@ def test_compose_continue_upsample_commands(tmp_path, capsys) -> None:
     finally:
         torch.set_num_threads(before)
     project = Project.open(folder)
-    compile_flags = {r.kind: r.info["settings"]["compile"] for r in project.jobs()[0]}
+    compile_flags = {r.kind: r.info["settings"]["compile"] for r in read_jobs(project.folder)[0]}
     assert compile_flags == {"compose": False, "continue": True, "upsample": False}
     n_top = int(0.05 * 44100) // 128 + int(0.03 * 44100) // 128
     for child in children:
@@ -177,8 +178,8 @@ def test_compose_continue_upsample_commands(tmp_path, capsys) -> None:
         assert top.shape == (n_top,) and mid.shape == (4 * n_top,) and low is None
         assert project.take(child).best_level == 1
     # a queued preview job (decode the best level) is finished by `resume` like the sampling jobs
-    state = takes.create_preview(project, tiny_model().config, children)
+    state = jobs.create_preview(project, tiny_model().config, children)
     assert main(["resume", str(folder), "--quiet"]) == 0
-    assert {r.id: r.status for r in Project.open(folder).jobs()[0]}[state.job_id] == "done"
+    assert {r.id: r.status for r in read_jobs(Project.open(folder).folder)[0]}[state.job_id] == "done"
     for child in children:
         assert project.read_preview(child, 1).shape == (4 * n_top * 32,)

@@ -11,7 +11,7 @@ import logging
 import pytest
 import torch
 
-from jukestudio.engine import jobs, takes
+from jukestudio.engine import jobs, runner
 from jukestudio.engine.state import JobState
 from jukestudio.model import sample_loop
 from jukestudio.project import Project, ProjectSettings
@@ -28,21 +28,21 @@ def project(tmp_path):
 
 
 def test_setting_is_saved_in_job_state_and_defaults_off(project, model) -> None:
-    state = takes.create_compose(project, model.config, compile=True, device="cpu")
+    state = jobs.create_compose(project, model, compile=True, device="cpu")
     assert JobState.load(state.folder).settings["compile"] is True
-    assert jobs.SamplingSettings.from_dict(JobState.load(state.folder).settings).compile is True
-    plain = takes.create_compose(project, model.config)
+    assert jobs.JobSettings.from_dict(JobState.load(state.folder).settings).compile is True
+    plain = jobs.create_compose(project, model)
     assert JobState.load(plain.folder).settings["compile"] is False
     old = {k: v for k, v in plain.settings.items() if k != "compile"}  # a job.json from before the setting
-    assert jobs.SamplingSettings.from_dict(old).compile is False
+    assert jobs.JobSettings.from_dict(old).compile is False
 
 
 def test_compile_on_cpu_runs_eagerly_with_one_warning_and_same_codes(project, model, caplog) -> None:
-    eager = takes.create_compose(project, model.config, levels=(0, 1), seed=5, compile=False)
-    compiled = takes.create_compose(project, model.config, levels=(0, 1), seed=5, compile=True)
-    a = jobs.run_job(eager.folder, model=model, project=project, device="cpu")
+    eager = jobs.create_compose(project, model, levels=(0, 1), seed=5, compile=False)
+    compiled = jobs.create_compose(project, model, levels=(0, 1), seed=5, compile=True)
+    a = runner.run_job(eager.folder, model=model, project=project, device="cpu")
     with caplog.at_level(logging.WARNING, logger="jukestudio.model.sample_loop"):
-        b = jobs.run_job(compiled.folder, model=model, project=project, device="cpu")
+        b = runner.run_job(compiled.folder, model=model, project=project, device="cpu")
     warnings = [r for r in caplog.records if "compile=True" in r.getMessage()]
     assert len(warnings) == 1 and "eagerly" in warnings[0].getMessage()  # once, not once per level
     assert b.status == "done" and len(a.codes) == len(b.codes)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import copy
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from jukestudio.engine import jobs, takes
+from jukestudio.engine import decode, jobs, runner
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
-from jukestudio.engine.state import JobState, unfinished_jobs
+from jukestudio.engine.state import JobState, read_jobs, unfinished_job_ids, unfinished_jobs
 from jukestudio.model.sample_loop import DurationError
+from jukestudio.model.sampling_params import SamplingParams
 from jukestudio.project import Project, ProjectSettings
 from tests.conftest import ORIG_TINY
 from tests.engine.tiny import TINY_HF
@@ -44,9 +46,9 @@ def codes_of(project: Project, take_ids: list[str]) -> list[list[torch.Tensor | 
 
 
 def test_compose_all_levels_gives_right_lengths_and_takes(project, model) -> None:
-    state = takes.create_compose(project, model.config, levels=(0, 1, 2))
+    state = jobs.create_compose(project, model, levels=(0, 1, 2))
     events: list[Progress] = []
-    result = jobs.run_job(state.folder, model=model, report=events.append, project=project)
+    result = runner.run_job(state.folder, model=model, report=events.append, project=project)
     n_top = int(0.16 * SR) // TOP
     assert [c.shape for c in result.codes] == [(2, n_top), (2, n_top * 4), (2, n_top * 16)]
     stored = codes_of(project, result.take_ids)
@@ -57,12 +59,12 @@ def test_compose_all_levels_gives_right_lengths_and_takes(project, model) -> Non
     assert all(fresh.take(t).best_level == 2 for t in result.take_ids)
     assert fresh.read_preview(result.take_ids[0], 0).shape == (n_top * TOP,)
     # preview mode: decode any finished level of a take into the project's preview cache
-    audio = takes.preview_take(fresh, model, result.take_ids[1], level=2)
+    audio = decode.preview_take(fresh, model, result.take_ids[1], level=2)
     assert audio.shape == (n_top * TOP,) and abs(audio).max() <= 1.0
     assert fresh.preview_levels(result.take_ids[1]) == [0, 2]
     info = json.loads((state.folder / "job.json").read_text())
     assert info["status"] == "done" and info["take_ids"] == result.take_ids
-    assert {r.id for r in fresh.jobs()[0]} == {state.job_id} and not fresh.unfinished_jobs()
+    assert {r.id for r in read_jobs(fresh.folder)[0]} == {state.job_id} and not unfinished_jobs(fresh.folder)
 
     # progress: monotonic, ends at 100 %, every level's windows counted
     fractions = [e.fraction for e in events]
@@ -76,8 +78,8 @@ def test_compose_all_levels_gives_right_lengths_and_takes(project, model) -> Non
 def test_same_seed_same_codes_other_seed_other_codes(project, model) -> None:
     runs = []
     for seed in (3, 3, 4):
-        state = takes.create_compose(project, model.config, seed=seed)
-        runs.append(jobs.run_job(state.folder, model=model, project=project).codes[0])
+        state = jobs.create_compose(project, model, seed=seed)
+        runs.append(runner.run_job(state.folder, model=model, project=project).codes[0])
     assert torch.equal(runs[0], runs[1])
     assert not torch.equal(runs[0], runs[2])
     assert not torch.equal(runs[0][0], runs[0][1])  # the takes of a batch differ
@@ -99,13 +101,14 @@ class CancelAfter:
 @pytest.mark.parametrize(("level", "after"), [(0, 60), (1, 100)])
 def test_cancel_mid_level_then_resume_is_identical(project, model, level, after) -> None:
     # 0.2 s: top windows of 52, 6, 6 and 4 new tokens; level 1: 64 then 32 per window
-    reference = takes.create_compose(project, model.config, levels=(0, 1), seed=11, seconds=0.2)
-    expected = jobs.run_job(reference.folder, model=model, project=project).codes
+    reference = jobs.create_compose(project, model, levels=(0, 1), seed=11, seconds=0.2)
+    expected = runner.run_job(reference.folder, model=model, project=project).codes
 
-    state = takes.create_compose(project, model.config, levels=(0, 1), seed=11, seconds=0.2)
+    state = jobs.create_compose(project, model, levels=(0, 1), seed=11, seconds=0.2)
     token = CancelToken()
     with pytest.raises(Cancelled) as info:
-        jobs.run_job(state.folder, model=model, report=CancelAfter(token, level, after), cancel=token, project=project)
+        report = CancelAfter(token, level, after)
+        runner.run_job(state.folder, model=model, report=report, cancel=token, project=project)
     kept = info.value.args[0]
     assert kept.status == "cancelled"
     saved = JobState.load(state.folder)
@@ -114,10 +117,11 @@ def test_cancel_mid_level_then_resume_is_identical(project, model, level, after)
     for p in range(3):
         assert torch.equal(saved.codes[p], expected[p][:, : saved.codes[p].shape[1]])
     assert saved.codes[level].shape[1] < expected[level].shape[1]
-    assert unfinished_jobs(project.folder) == [] and state.job_id not in {j.id for j in project.unfinished_jobs()}
+    unfinished = unfinished_jobs(project.folder)
+    assert unfinished_job_ids(project.folder) == [] and state.job_id not in {j.id for j in unfinished}
 
     events: list[Progress] = []
-    resumed = jobs.run_job(state.folder, model=model, report=events.append, project=project)
+    resumed = runner.run_job(state.folder, model=model, report=events.append, project=project)
     for p in range(3):
         assert torch.equal(resumed.codes[p], expected[p])
     assert events[0].fraction > 0 and events[-1].fraction == 1.0
@@ -125,11 +129,11 @@ def test_cancel_mid_level_then_resume_is_identical(project, model, level, after)
 
 
 def test_continue_extends_a_take_into_variations(project, model) -> None:
-    first = jobs.run_job(takes.create_compose(project, model.config, n_takes=1).folder, model=model, project=project)
+    first = runner.run_job(jobs.create_compose(project, model, n_takes=1).folder, model=model, project=project)
     parent = first.take_ids[0]
     parent_codes = first.codes[0][0]
-    state = takes.create_continue(project, model.config, parent, n_variations=3, seconds=0.05)
-    result = jobs.run_job(state.folder, model=model, project=project)
+    state = jobs.create_continue(project, model, parent, n_variations=3, seconds=0.05)
+    result = runner.run_job(state.folder, model=model, project=project)
     added = int(0.05 * SR) // TOP
     assert result.codes[0].shape == (3, parent_codes.numel() + added)
     assert torch.equal(result.codes[0][:, : parent_codes.numel()], parent_codes.repeat(3, 1))
@@ -142,7 +146,7 @@ def test_continue_extends_a_take_into_variations(project, model) -> None:
 
 
 def test_upsample_chosen_takes_respects_the_upper_level(project, model, monkeypatch) -> None:
-    composed = jobs.run_job(takes.create_compose(project, model.config).folder, model=model, project=project)
+    composed = runner.run_job(jobs.create_compose(project, model).folder, model=model, project=project)
     seen = []
     for level in (1, 2):
         prior = model.priors[level]
@@ -153,8 +157,8 @@ def test_upsample_chosen_takes_respects_the_upper_level(project, model, monkeypa
             return _original(*args, **kwargs)
 
         monkeypatch.setattr(prior, "sample", spy)
-    state = takes.create_upsample(project, model.config, composed.take_ids)
-    result = jobs.run_job(state.folder, model=model, project=project)
+    state = jobs.create_upsample(project, model, composed.take_ids)
+    result = runner.run_job(state.folder, model=model, project=project)
     n_top = composed.codes[0].shape[1]
     assert [c.shape[1] for c in result.codes] == [n_top, 4 * n_top, 16 * n_top]
     assert torch.equal(result.codes[0], composed.codes[0])
@@ -178,10 +182,10 @@ def test_upsample_chosen_takes_respects_the_upper_level(project, model, monkeypa
 
 
 def test_upsample_a_region_only(project, model) -> None:
-    composed = jobs.run_job(takes.create_compose(project, model.config, n_takes=1).folder, model=model, project=project)
+    composed = runner.run_job(jobs.create_compose(project, model, n_takes=1).folder, model=model, project=project)
     take_id = composed.take_ids[0]
-    state = takes.create_upsample(project, model.config, [take_id], region_s=(0.05, 0.1), levels=(1,))
-    result = jobs.run_job(state.folder, model=model, project=project)
+    state = jobs.create_upsample(project, model, [take_id], region_s=(0.05, 0.1), levels=(1,))
+    result = runner.run_job(state.folder, model=model, project=project)
     first, last = int(0.05 * SR) // TOP, -(-int(0.1 * SR) // TOP)
     assert state.settings["offset"] == first * TOP
     assert torch.equal(result.codes[0], composed.codes[0][:, first:last])
@@ -196,8 +200,8 @@ def test_primed_compose_keeps_the_prompt(project, model) -> None:
     wave = load_file(str(ORIG_TINY / "tiny" / "reference.safetensors"))["wave"]
     prompt = model.encode_prompt(wave)
     assert [c.shape[1] for c in prompt] == [64, 256, 1024]
-    state = takes.create_compose(project, model.config, prompt_codes=prompt, seconds=0.05)
-    result = jobs.run_job(state.folder, model=model, project=project)
+    state = jobs.create_compose(project, model, prompt=wave[0, :, 0].numpy(), seconds=0.05)
+    result = runner.run_job(state.folder, model=model, project=project)
     added = int(0.05 * SR) // TOP
     assert result.codes[0].shape == (2, 64 + added)
     assert torch.equal(result.codes[0][:, :64], prompt[0].repeat(2, 1))
@@ -206,8 +210,8 @@ def test_primed_compose_keeps_the_prompt(project, model) -> None:
     assert take.level_status(0) == "done" and take.level_status(1) == "partial"
     assert torch.equal(fresh.read_codes(take.id)[1], prompt[1][0])
     # upsampling the take continues the prompt's lower codes instead of replacing them
-    up = jobs.run_job(
-        takes.create_upsample(project, model.config, [take.id], levels=(1,)).folder, model=model, project=project
+    up = runner.run_job(
+        jobs.create_upsample(project, model, [take.id], levels=(1,)).folder, model=model, project=project
     )
     assert torch.equal(up.codes[1][:, :256], prompt[1])
     assert up.codes[1].shape[1] == 4 * (64 + added)
@@ -218,10 +222,10 @@ def test_duration_rules_are_checked_when_the_job_is_created(project, model) -> N
     config.prior_configs[0].min_duration = 0.5
     with pytest.raises(DurationError, match=r"0\.30 s is shorter than this model's minimum of 0\.5 s"):
         project.update_settings(total_length_s=0.3)
-        takes.create_compose(project, config)
+        jobs.create_compose(project, SimpleNamespace(config=config))
     project.update_settings(total_length_s=1.5)
     with pytest.raises(DurationError, match="maximum of 1 s"):
-        takes.create_compose(project, model.config)
+        jobs.create_compose(project, model)
     assert not list((project.folder / "jobs").iterdir())
 
 
@@ -238,7 +242,7 @@ def test_out_of_memory_retries_the_window_with_half_the_batch(model, monkeypatch
 
     monkeypatch.setattr(prior, "sample", flaky)
     messages = []
-    labels = takes.labels_for(model.config, ProjectSettings(artist="x", genres=["Country"], lyrics="la la"))
+    labels = jobs.labels_for(model.config, ProjectSettings(artist="x", genres=["Country"], lyrics="la la"))
     generator = torch.Generator().manual_seed(0)
     codes = model.ancestral_sample(
         labels,
@@ -256,14 +260,15 @@ def test_out_of_memory_retries_the_window_with_half_the_batch(model, monkeypatch
 
 def test_a_job_created_without_take_ids_finishes_into_new_takes(project, model) -> None:
     # jobs created elsewhere (the GUI) may leave choosing take ids to the engine
-    settings = jobs.compose_settings(model.config, 0.05, total_seconds=0.9, seed=1, chunk_size=8)
+    params = SamplingParams(chunk_sizes=(8, 8, 8), seed=1)
+    settings = jobs.compose_settings(model.config, 0.05, total_seconds=0.9, params=params)
     state = jobs.create_job(
         project.folder, "compose", model_name=str(TINY_HF), config=model.config,
         codes=[torch.zeros(2, 0, dtype=torch.long) for _ in range(3)],
-        labels=takes.labels_for(model.config, project.settings), settings=settings,
+        labels=jobs.labels_for(model.config, project.settings), settings=settings,
     )  # fmt: skip
     assert state.info["take_ids"] == []
-    result = jobs.run_job(state.folder, model=model, project=project)
+    result = runner.run_job(state.folder, model=model, project=project)
     assert len(result.take_ids) == 2
     assert json.loads((state.folder / "job.json").read_text())["take_ids"] == result.take_ids
     assert all(project.take(t).job_id == state.job_id for t in result.take_ids)
@@ -274,12 +279,12 @@ def test_one_process_runs_a_job_at_a_time(project, model) -> None:
     import subprocess
     import sys
 
-    state = takes.create_compose(project, model.config, seconds=0.03)
-    lock = state.folder / jobs.LOCK_FILE
+    state = jobs.create_compose(project, model, seconds=0.03)
+    lock = state.folder / runner.LOCK_FILE
     lock.write_text(str(os.getppid()))  # a live process that is not us
     with pytest.raises(RuntimeError, match="being run by process"):
-        jobs.run_job(state.folder, model=model, project=project)
+        runner.run_job(state.folder, model=model, project=project)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     lock.write_text(dead.stdout.strip())  # left by a killed process: taken over
-    assert jobs.run_job(state.folder, model=model, project=project).status == "done"
+    assert runner.run_job(state.folder, model=model, project=project).status == "done"
     assert not lock.exists()

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from jukestudio.engine import jobs, takes
+from jukestudio.engine import decode, jobs, runner
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
-from jukestudio.engine.state import JobState, unfinished_jobs
+from jukestudio.engine.state import JobState, unfinished_job_ids, unfinished_jobs
 from jukestudio.project import Project, ProjectSettings
 from tests.engine.tiny import TINY_HF
 
@@ -40,17 +40,17 @@ def add_takes(project: Project, lengths: list[int], mid: bool = False) -> list[s
 
 def test_preview_job_decodes_and_caches_each_take(project, model) -> None:
     ids = add_takes(project, [20, 30])
-    state = takes.create_preview(project, model.config, ids)
+    state = jobs.create_preview(project, model.config, ids)
     assert JobState.load(state.folder).status == "queued" and state.info["kind"] == "preview"
     events: list[Progress] = []
-    result = jobs.run_job(state.folder, model=model, report=events.append, project=project)
+    result = runner.run_job(state.folder, model=model, report=events.append, project=project)
     assert result.status == "done" and result.take_ids == ids
     fresh = Project.open(project.folder)
     for take_id, n in zip(ids, [20, 30], strict=True):
         audio = fresh.read_preview(take_id, 0)
         assert audio.shape == (n * HOP[0],) and abs(audio).max() <= 1.0
         # the same audio as decoding directly
-        expected = jobs.preview_audio(model, fresh.read_codes(take_id)[0].reshape(1, -1))[0].numpy()
+        expected = decode.preview_audio(model, fresh.read_codes(take_id)[0].reshape(1, -1))[0].numpy()
         assert abs(audio - expected).max() < 1e-6
     fractions = [e.fraction for e in events]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and events[-1].is_final
@@ -62,34 +62,34 @@ def test_preview_job_decodes_and_caches_each_take(project, model) -> None:
 
 def test_preview_uses_best_or_requested_level(project, model) -> None:
     (take_id,) = add_takes(project, [12], mid=True)
-    state = takes.create_preview(project, model.config, [take_id])
+    state = jobs.create_preview(project, model.config, [take_id])
     assert state.settings["levels"] == [1]  # the best finished level
-    jobs.run_job(state.folder, model=model, project=project)
+    runner.run_job(state.folder, model=model, project=project)
     assert project.read_preview(take_id, 1).shape == (4 * 12 * HOP[1],)
-    state = takes.create_preview(project, model.config, [take_id], level=0)
-    jobs.run_job(state.folder, model=model, project=project)
+    state = jobs.create_preview(project, model.config, [take_id], level=0)
+    runner.run_job(state.folder, model=model, project=project)
     assert project.preview_levels(take_id) == [0, 1]
     with pytest.raises(ValueError, match="no codes at level 2"):
-        takes.create_preview(project, model.config, [take_id], level=2)
+        jobs.create_preview(project, model.config, [take_id], level=2)
 
 
 def test_cancel_before_start_then_resume_finishes(project, model) -> None:
     ids = add_takes(project, [10, 10])
-    state = takes.create_preview(project, model.config, ids)
+    state = jobs.create_preview(project, model.config, ids)
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled) as caught:
-        jobs.run_job(state.folder, model=model, cancel=token, project=project)
+        runner.run_job(state.folder, model=model, cancel=token, project=project)
     assert caught.value.args[0].status == "cancelled"
     assert JobState.load(state.folder).status == "cancelled"
     assert project.preview_levels(ids[0]) == []
-    result = jobs.run_job(state.folder, model=model, project=project)
+    result = runner.run_job(state.folder, model=model, project=project)
     assert result.status == "done" and all(project.preview_levels(t) == [0] for t in ids)
 
 
 def test_cancel_after_first_take_keeps_it_and_resume_decodes_the_rest(project, model) -> None:
     ids = add_takes(project, [10, 14])
-    state = takes.create_preview(project, model.config, ids)
+    state = jobs.create_preview(project, model.config, ids)
     token = CancelToken()
     events: list[Progress] = []
 
@@ -99,31 +99,31 @@ def test_cancel_after_first_take_keeps_it_and_resume_decodes_the_rest(project, m
             token.cancel()  # after the first take is decoded
 
     with pytest.raises(Cancelled):
-        jobs.run_job(state.folder, model=model, report=report, cancel=token, project=project)
+        runner.run_job(state.folder, model=model, report=report, cancel=token, project=project)
     assert project.preview_levels(ids[0]) == [0] and project.preview_levels(ids[1]) == []
     assert JobState.load(state.folder).info["progress"]["takes_done"] == 1
     resumed: list[Progress] = []
-    jobs.run_job(state.folder, model=model, report=resumed.append, project=project)
+    runner.run_job(state.folder, model=model, report=resumed.append, project=project)
     assert resumed[0].message == "resuming" and resumed[0].tokens_done == 10
     assert project.read_preview(ids[1], 0).shape == (14 * HOP[0],)
 
 
 def test_queued_preview_job_is_resumed_like_the_others(project, model) -> None:
     ids = add_takes(project, [8])
-    state = takes.create_preview(project, model.config, ids)
-    assert unfinished_jobs(project.folder) == [state.job_id]
-    assert [r.kind for r in Project.open(project.folder).unfinished_jobs()] == ["preview"]
+    state = jobs.create_preview(project, model.config, ids)
+    assert unfinished_job_ids(project.folder) == [state.job_id]
+    assert [r.kind for r in unfinished_jobs(Project.open(project.folder).folder)] == ["preview"]
     # as `jukestudio-cli resume` runs it: no project given, opened from the job folder
-    result = jobs.run_job(state.folder, model=model)
-    assert result.status == "done" and not unfinished_jobs(project.folder)
+    result = runner.run_job(state.folder, model=model)
+    assert result.status == "done" and not unfinished_job_ids(project.folder)
     assert Project.open(project.folder).read_preview(ids[0], 0).shape == (8 * HOP[0],)
 
 
 def test_preview_job_rejects_bad_input(project, model) -> None:
     with pytest.raises(ValueError, match="at least one take"):
-        takes.create_preview(project, model.config, [])
+        jobs.create_preview(project, model.config, [])
     with pytest.raises(ValueError, match="create_preview_job"):
         jobs.create_job(
             project.folder, "preview", model_name="m", config=model.config, codes=[], labels=[],
-            settings=jobs.SamplingSettings(levels=[0], sample_length=128, total_length=128),
+            settings=jobs.JobSettings(levels=[0], sample_length=128, total_length=128),
         )  # fmt: skip

@@ -106,7 +106,7 @@ def test_clear_take_keeps_the_playhead_and_region_items(view):
 
 
 def test_words_from_alignment_read_the_lyrics_in_order():
-    from jukestudio.gui.studio_jobs import words_from_alignment
+    from jukestudio.engine.finish import words_from_alignment
 
     lyrics = "la  di da"
     positions = (0, 1, 4, 5, 7, 8)  # lyric id → index in the typed text (the spaces were dropped here)

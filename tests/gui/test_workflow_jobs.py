@@ -101,13 +101,16 @@ def test_a_failing_job_shows_its_message(qtbot, window):
 
 
 def test_unfinished_jobs_are_offered_and_resumed_on_open(qtbot, window, tmp_path):
-    from jukestudio.engine import takes
+    from types import SimpleNamespace
+
+    from jukestudio.engine import jobs
     from jukestudio.project import Project
 
     folder = tmp_path / "crashed"
     project = Project.create(folder, window.studio.project.settings)
     config = window.studio.model_config("demo")
-    state = takes.create_compose(project, config, n_takes=1, seconds=0.1, seed=7)  # queued, never run
+    # queued, never run
+    state = jobs.create_compose(project, SimpleNamespace(config=config), n_takes=1, seconds=0.1, seed=7)
     project.close()
     assert window.open_project(folder)
     assert "1 unfinished job" in window.last_message

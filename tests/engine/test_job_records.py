@@ -1,9 +1,10 @@
-"""Reading the engine's job records: unfinished jobs are offered for resuming after a crash."""
+"""Reading the engine's job records (the one job.json reader): unfinished jobs are offered for resuming."""
 
 from __future__ import annotations
 
 import json
 
+from jukestudio.engine.state import read_jobs, unfinished_jobs
 from jukestudio.project import Project
 
 
@@ -35,14 +36,14 @@ def test_unfinished_jobs_are_the_queued_and_running_ones(tmp_path) -> None:
     damaged.mkdir()
     (damaged / "job.json").write_text('{"id": "g", ')
 
-    unfinished = Project.open(project.folder).unfinished_jobs()
+    unfinished = unfinished_jobs(Project.open(project.folder).folder)
     assert [j.id for j in unfinished] == ["b-running", "a-queued"]  # oldest first
     running = unfinished[0]
     assert running.kind == "upsample" and running.take_ids == ["t1", "t2"] and running.unfinished
     assert running.info["progress"] == {"level": 1, "window": 7}
     assert running.folder == project.jobs_dir / "b-running"
 
-    records, problems = project.jobs()
+    records, problems = read_jobs(project.folder)
     assert len(records) == 5
     assert len(problems) == 1 and "g-damaged" in problems[0] and "damaged" in problems[0]
     assert (damaged / "job.json").read_text() == '{"id": "g", '  # left untouched
@@ -53,11 +54,11 @@ def test_job_record_missing_fields_is_a_problem_not_a_crash(tmp_path) -> None:
     folder = project.jobs_dir / "x"
     folder.mkdir()
     (folder / "job.json").write_text(json.dumps({"id": "x", "status": "running"}))
-    assert project.unfinished_jobs() == []
-    assert "lacks kind" in project.jobs()[1][0]
+    assert unfinished_jobs(project.folder) == []
+    assert "lacks kind" in read_jobs(project.folder)[1][0]
 
 
 def test_no_jobs_folder(tmp_path) -> None:
     project = Project.create(tmp_path / "p")
     project.jobs_dir.rmdir()
-    assert project.unfinished_jobs() == []
+    assert unfinished_jobs(project.folder) == []

@@ -1,0 +1,336 @@
+"""Running jobs: run or resume, cancel, fail, requeue. No Qt.
+
+``run_job`` runs or resumes the job in a folder: the cascade continues from the saved codes with the
+saved random-generator state, and after every window the state is saved again. So the same seed
+gives the same codes whether the job ran in one go, was cancelled and resumed, or was killed and
+resumed (at most the window in flight is lost). When the last window is done the results go into
+the project's takes through ``finish.finish_job`` — the one way results are handed back, whichever
+front end runs the job — and ``run_job`` returns a :class:`JobResult`; a cancelled job raises
+``Cancelled(JobResult)`` with what was kept.
+
+A preview job decodes takes' codes to audio with the VQ-VAE, one take at a time, into the project's
+preview cache; it shares the status, progress, cancel and resume machinery (a resumed preview job
+skips the takes it already decoded).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from jukestudio.atomic import atomic_write_text
+from jukestudio.engine import device as devices
+from jukestudio.engine.decode import module_device, preview_audio
+from jukestudio.engine.finish import finish_job, open_project_of
+from jukestudio.engine.jobs import JobSettings, preview_progress, progress_info
+from jukestudio.engine.progress import Cancelled, CancelToken, Progress
+from jukestudio.engine.state import RESUMABLE, JobState
+from jukestudio.engine.tracker import ProgressTracker
+from jukestudio.model import sample_loop
+from jukestudio.model.sample_loop import Window
+from jukestudio.project import Project
+
+logger = logging.getLogger(__name__)
+
+Report = Callable[[Progress], None]
+LOCK_FILE = "lock"
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job_id: str
+    status: str  # "done" or "cancelled"
+    take_ids: list[str]
+    codes: list[torch.Tensor]  # prior order, what exists now (finished windows only when cancelled)
+
+
+def run_job(
+    folder: str | Path,
+    *,
+    model: Any | None = None,
+    project: Project | None = None,
+    report: Report | None = None,
+    cancel: CancelToken | None = None,
+    device: str | torch.device | None = None,
+) -> JobResult:
+    """Run or resume the job in ``folder`` until done; raises ``Cancelled(JobResult)`` when cancelled.
+
+    ``model`` is a loaded JukeboxModel (else the job's model is loaded from the store). The results
+    go into ``project`` (the caller's open Project, so its take tree and undo history stay live;
+    else the job folder's project is opened) by ``finish.finish_job``.
+    """
+    state = JobState.load(folder)
+    if state.status == "done":
+        return JobResult(state.job_id, "done", list(state.info.get("take_ids", [])), state.codes)
+    if state.status not in RESUMABLE:
+        raise ValueError(f"{folder}: job status {state.status!r} cannot be resumed")
+    cancel = cancel or CancelToken()
+    report = report or (lambda _p: None)
+    with _job_lock(state.folder):
+        state = JobState.load(folder)  # as the previous owner left it
+        project = open_project_of(state, project)
+        if state.info["kind"] == "preview":
+            return _run_preview(state, model, project, report, cancel)
+        return _run_sampling(state, model, project, report, cancel, device)
+
+
+def requeue_job(folder: str | Path, message: str) -> bool:
+    """Mark a job that was stopped from outside (the window closing) as queued again, so the next start
+    offers it; False when it is not running or cancelled."""
+    state = JobState.load(folder)
+    if state.status not in ("running", "cancelled"):
+        return False
+    state.set_status("queued", message)
+    state.save(tensors=False)
+    return True
+
+
+def _run_sampling(
+    state: JobState,
+    model: Any | None,
+    project: Project,
+    report: Report,
+    cancel: CancelToken,
+    device: str | torch.device | None,
+) -> JobResult:
+    if model is None:
+        model = _load_model(state.info["model"])
+    settings = JobSettings.from_dict(state.settings)
+    target = devices.pick_device(str(device) if device is not None else settings.device)
+    generator = _generator(state, settings.params.seed, target)
+
+    geometries = sample_loop.level_geometries(model.config)
+    initial = [int(x) for x in state.info.get("initial_lengths", [c.shape[1] for c in state.codes])]
+    full_plan = sample_loop.plan(geometries, settings.levels, settings.sample_length, initial)
+    left = sample_loop.plan(geometries, settings.levels, settings.sample_length, [c.shape[1] for c in state.codes])
+    n = state.codes[0].shape[0]
+    windows_done = {p: len(full_plan[p]) - len(left[p]) for p in full_plan}
+    tokens_total = sum(w.new_tokens for ws in full_plan.values() for w in ws) * n
+    tokens_left = sum(w.new_tokens for ws in left.values() for w in ws) * n
+    tracker = ProgressTracker(
+        state.job_id, report, tokens_total=tokens_total, tokens_done=tokens_total - tokens_left,
+        n_windows={p: len(ws) for p, ws in full_plan.items()}, windows_done=windows_done,
+    )  # fmt: skip
+
+    state.set_status("running", "")
+    _update_progress(state, full_plan, tracker)
+    state.save(tensors=False)
+    tracker.start("resuming" if tokens_left < tokens_total else "starting")
+
+    def on_step(window: Window, rows_done: int, rows: int, i: int, steps: int) -> None:
+        cancel.raise_if_cancelled()
+        tracker.step(window, rows_done, rows, i, n)
+
+    def on_window(window: Window, codes: list[torch.Tensor]) -> None:
+        state.codes = [c.detach().to("cpu") for c in codes]
+        state.rng_state = generator.get_state()
+        tracker.window_finished(window, n)
+        _update_progress(state, full_plan, tracker)
+        state.save()
+        cancel.raise_if_cancelled()
+
+    def on_message(text: str) -> None:
+        state.info["message"] = text
+        tracker.message(text)
+
+    params = _fit_batches(model, settings, n, target)
+    with (
+        _recording_outcome(
+            state,
+            "cancelled: finished windows are kept; resume to continue",
+            on_cancel=lambda: _update_progress(state, full_plan, tracker),
+        ),
+        torch.inference_mode(),
+    ):
+        codes = model.sample_with(
+            [c.to(target) for c in state.codes],
+            [lab.to(target) for lab in state.labels],
+            settings.levels,
+            params,
+            sample_length=settings.sample_length,
+            total_length=settings.total_length,
+            offset=settings.offset,
+            generator=generator,
+            device=target,
+            dtype=_precision(settings.precision, target),
+            on_step=on_step,
+            on_window=on_window,
+            on_message=on_message,
+            compile=settings.compile,
+        )
+    state.codes = [c.detach().to("cpu") for c in codes]
+    take_ids = finish_job(state, model, project)
+    state.info["take_ids"] = list(take_ids)
+    state.set_status("done", "")
+    _update_progress(state, full_plan, tracker)
+    state.info["progress"]["fraction"] = 1.0
+    state.save(tensors=False)
+    tracker.finish()
+    return JobResult(state.job_id, "done", list(take_ids), state.codes)
+
+
+@contextmanager
+def _recording_outcome(state: JobState, cancelled_message: str, on_cancel: Callable[[], None] | None = None):
+    """Record how a running job ended early: cancelled (resumable, re-raised with a JobResult) or
+    failed (its message kept). Ctrl+C leaves the status "running", so ``resume`` picks it up."""
+    try:
+        yield
+    except Cancelled:
+        state.set_status("cancelled", cancelled_message)
+        if on_cancel is not None:
+            on_cancel()
+        state.save(tensors=False)
+        logger.info("job %s cancelled", state.job_id)
+        raise Cancelled(JobResult(state.job_id, "cancelled", [], state.codes)) from None
+    except BaseException as exc:
+        if not isinstance(exc, KeyboardInterrupt):
+            state.set_status("failed", f"{type(exc).__name__}: {exc}")
+            state.save(tensors=False)
+        raise
+
+
+@contextmanager
+def _job_lock(folder: Path) -> Iterator[None]:
+    """One process runs a job at a time (the GUI and `jukestudio-cli resume` share project folders).
+
+    The lock file holds the owner's process id; a lock left by a dead (e.g. killed) process is taken over.
+    """
+    lock = folder / LOCK_FILE
+    try:
+        owner = int(lock.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        owner = None
+    if owner is not None and owner != os.getpid() and _process_alive(owner):
+        raise RuntimeError(f"{folder}: this job is being run by process {owner}; wait for it or stop it first")
+    atomic_write_text(lock, str(os.getpid()))
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's), or the platform cannot tell: be safe
+    return True
+
+
+def _generator(state: JobState, seed: int, target: torch.device) -> torch.Generator:
+    """The job's random stream: seeded once, then carried across runs by its saved state."""
+    generator = torch.Generator(device=target)
+    saved_on = state.info.get("rng_device")
+    if state.rng_state is not None and saved_on == target.type:
+        generator.set_state(state.rng_state)
+    else:
+        if state.rng_state is not None:
+            logger.warning("job %s was sampled on %s, now on %s: a new random stream", state.job_id, saved_on, target)
+        generator.manual_seed(int(seed) + sum(c.shape[1] for c in state.codes))
+    state.info["rng_device"] = target.type
+    return generator
+
+
+def _precision(name: str, target: torch.device) -> torch.dtype | None:
+    """The transformer dtype: fp16 on a GPU by default (the original's sampling), fp32 on CPU."""
+    table = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+    if name == "auto":
+        return torch.float16 if target.type == "cuda" else None
+    if name not in table:
+        raise ValueError(f"unknown precision {name!r}; choose auto, fp32, fp16 or bf16")
+    return table[name]
+
+
+def _fit_batches(model: Any, settings: JobSettings, n: int, target: torch.device) -> Any:
+    """The job's params with batch limits the device's memory allows (the record itself is unchanged
+    when they fit; they never change which tokens are drawn)."""
+    from dataclasses import replace
+
+    params = settings.params
+    sizes = []
+    for level, limit in ((0, params.max_batch_size), (1, params.lower_batch_size)):
+        if level >= len(model.priors):
+            sizes.append(limit)
+            continue
+        prior = model.priors[level]
+        n_params = sum(p.numel() for p in prior.parameters())
+        width = 2 if _precision(settings.precision, target) is not None else 4
+        estimate = devices.estimate_prior_memory(model.config.prior_configs[level], n_params, width)
+        sizes.append(devices.choose_batch(estimate, n, limit, target))
+    if (sizes[0], sizes[1]) == (params.max_batch_size, params.lower_batch_size):
+        return params
+    return replace(params, max_batch_size=sizes[0], lower_batch_size=sizes[1])
+
+
+def _update_progress(state: JobState, plan: dict[int, list[Window]], tracker: ProgressTracker) -> None:
+    info = progress_info(plan, state.codes[0].shape[0], tracker.windows_done)
+    info["tokens_done"] = tracker.tokens_done
+    info["fraction"] = tracker.fraction_of(tracker.tokens_done)
+    state.info["progress"] = info
+
+
+def _load_model(name: str, components: tuple[str, ...] | None = None) -> Any:
+    from jukestudio.model.weights.loader import load_model
+
+    model = load_model(name, components)
+    model.eval()
+    return model
+
+
+# ---------------------------------------------------------------------- preview
+
+
+def _run_preview(
+    state: JobState, model: Any | None, project: Project, report: Report, cancel: CancelToken
+) -> JobResult:
+    """Decode the job's takes one by one (on the VQ-VAE's device) into the project's preview cache."""
+    if model is None:
+        model = _load_model(state.info["model"], components=("vqvae",))
+    take_ids = list(state.info["take_ids"])
+    levels = [int(x) for x in state.settings["levels"]]
+    try:
+        rows = [state.extra[f"take_{i}"] for i in range(len(take_ids))]
+    except KeyError as exc:
+        raise ValueError(f"{state.folder}: preview job lacks the codes of take {exc}") from exc
+    lengths = [r.numel() for r in rows]
+    done = int(state.info.get("progress", {}).get("takes_done", 0))
+    windows_done: dict[int, int] = {}
+    for level in levels[:done]:
+        windows_done[level] = windows_done.get(level, 0) + 1
+    tracker = ProgressTracker(
+        state.job_id, report, tokens_total=sum(lengths), tokens_done=sum(lengths[:done]),
+        n_windows={lv: levels.count(lv) for lv in levels}, windows_done=windows_done,
+    )  # fmt: skip
+    state.set_status("running", "")
+    state.save(tensors=False)
+    tracker.start("resuming" if done else "starting")
+    device = module_device(model.vqvae)
+    with _recording_outcome(state, "cancelled: decoded takes are kept; resume to decode the rest"):
+        for i in range(done, len(take_ids)):
+            cancel.raise_if_cancelled()
+            if take_ids[i] not in project:  # deleted since the job was made: nothing to decode into
+                logger.info("preview job %s: take %s is gone; skipped", state.job_id, take_ids[i])
+            else:
+                audio = preview_audio(model, rows[i].reshape(1, -1).to(device), level=levels[i])[0].numpy()
+                project.write_preview(take_ids[i], audio.astype("float32"), prior_level=levels[i])
+            window = Window(levels[i], 0, lengths[i], 0, windows_done.get(levels[i], 0))
+            tracker.step(window, 0, 1, lengths[i], 1)
+            tracker.window_finished(window, 1)
+            windows_done[levels[i]] = windows_done.get(levels[i], 0) + 1
+            state.info["progress"] = preview_progress(levels, lengths, i + 1)
+            state.save(tensors=False)
+    take_ids = finish_job(state, model, project)
+    state.set_status("done", "")
+    state.info["progress"] = preview_progress(levels, lengths, len(lengths))
+    state.save(tensors=False)
+    tracker.finish()
+    return JobResult(state.job_id, "done", list(take_ids), state.codes)
