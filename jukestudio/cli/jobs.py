@@ -32,6 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     compose.add_argument("--prompt", type=Path, help="audio file to continue (encoded at every level)")
     compose.add_argument("--upsample", action="store_true", help="also run both upsamplers (full quality)")
     _new_project_args(compose)
+    _sampling_args(compose)
     _run_args(compose)
     _compile_arg(compose)
     compose.set_defaults(handler=_compose)
@@ -41,6 +42,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     cont.add_argument("take", help="id of the take to continue")
     cont.add_argument("--variations", type=int, help="how many variations (default: project's takes)")
     cont.add_argument("--seconds", type=float, help="seconds to add (default: project's take length)")
+    _sampling_args(cont)
     _run_args(cont)
     _compile_arg(cont)
     cont.set_defaults(handler=_continue)
@@ -50,6 +52,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     up.add_argument("takes", nargs="+", help="ids of the takes (same length) to upsample together")
     up.add_argument("--region", nargs=2, type=float, metavar=("START_S", "END_S"), help="only this time region")
     up.add_argument("--levels", default="1,2", help="prior levels to sample (default 1,2 = both upsamplers)")
+    _sampling_args(up)
     _run_args(up)
     _compile_arg(up)
     up.set_defaults(handler=_upsample)
@@ -103,6 +106,22 @@ def _run_args(parser: argparse.ArgumentParser, seed: bool = True) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _sampling_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("sampling filters (default: the project's settings)")
+    group.add_argument("--top-k", type=int, metavar="K", help="draw only from the K most likely tokens (0 = off)")
+    group.add_argument("--top-p", type=float, metavar="P", help="draw only from the most likely tokens reaching P")
+
+
+def _job_settings(project: Any, args: argparse.Namespace) -> Any:
+    """The project's settings with this command's filters; recorded in the job and its takes (the
+    project's own settings are left as they are)."""
+    changes = {k: v for k, v in (("top_k", args.top_k), ("top_p", args.top_p)) if v is not None}
+    try:
+        return project.settings.copy(**changes)
+    except ValueError as exc:
+        raise SystemExit(f"jukestudio-cli: {exc}") from None
+
+
 def _compile_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--compile",
@@ -136,6 +155,7 @@ def _compose(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         compile=args.compile,
+        settings=_job_settings(project, args),
     )
     return _run(project, model, [state.folder], args)
 
@@ -147,7 +167,7 @@ def _continue(args: argparse.Namespace) -> int:
     model = _load_model(project.settings.model, args)
     state = jobs.create_continue(
         project, model, args.take, n_variations=args.variations, seconds=args.seconds, seed=args.seed,
-        device=args.device, compile=args.compile,
+        device=args.device, compile=args.compile, settings=_job_settings(project, args),
     )  # fmt: skip
     return _run(project, model, [state.folder], args)
 
@@ -160,7 +180,7 @@ def _upsample(args: argparse.Namespace) -> int:
     levels = tuple(int(x) for x in args.levels.split(","))
     state = jobs.create_upsample(
         project, model, args.takes, region_s=tuple(args.region) if args.region else None, levels=levels,
-        seed=args.seed, device=args.device, compile=args.compile,
+        seed=args.seed, device=args.device, compile=args.compile, settings=_job_settings(project, args),
     )  # fmt: skip
     return _run(project, model, [state.folder], args)
 

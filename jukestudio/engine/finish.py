@@ -20,7 +20,7 @@ import torch
 
 from jukestudio.engine.decode import module_device, preview_audio
 from jukestudio.engine.state import JobState
-from jukestudio.project import Project
+from jukestudio.project import Project, ProjectSettings
 from jukestudio.project.takes import new_take_id
 
 logger = logging.getLogger(__name__)
@@ -87,18 +87,26 @@ def _add_new_takes(project: Project, model: Any, state: JobState, take_ids: Sequ
     missing = [i for i, take_id in enumerate(take_ids) if take_id not in project]
     if not missing:
         return
-    words = lyric_words(model, state, source.get("lyrics", project.settings.lyrics))
+    settings = job_project_settings(state) or project.settings
+    words = lyric_words(model, state, settings.lyrics)
     for i in missing:
         project.add_take(
             source.get("parent_id"),
             origin=info["kind"],
             continued_from_s=continued_from,
+            settings=settings,
             seed=int(state.settings.get("seed", 0)),
             duration_s=int(codes[0].shape[1]) * hop / sr,
             job_id=state.job_id,
             extra={"batch_index": i, "model": info.get("model"), "words": words[i]},
             take_id=take_ids[i],
         )
+
+
+def job_project_settings(state: JobState) -> ProjectSettings | None:
+    """The song settings the job was made from (None for jobs from before they were recorded)."""
+    data = state.info.get("project_settings")
+    return ProjectSettings.from_dict(data, f"{state.folder}/job.json") if data is not None else None
 
 
 def _write_previews(project: Project, model: Any, take_ids: Sequence[str], top: torch.Tensor) -> None:

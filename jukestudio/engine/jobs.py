@@ -12,7 +12,6 @@ in one can be finished by the other into the same takes.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 
 from jukestudio.engine.state import JobState, job_folder, new_job_id, now_iso
-from jukestudio.model import sample_loop
+from jukestudio.model import sample_loop, sampling_params
 from jukestudio.model.config import JukeboxConfig
 from jukestudio.model.sample_loop import Window
 from jukestudio.model.sampling_params import SamplingParams
@@ -33,8 +32,6 @@ logger = logging.getLogger(__name__)
 
 SAMPLING_KINDS = ("compose", "continue", "upsample")
 KINDS = (*SAMPLING_KINDS, "preview")
-MAX_SEED = 2**31 - 1
-"""Seeds drawn for "random" fit the window's seed box, so a take's seed can be typed in again."""
 
 
 @dataclass
@@ -65,13 +62,9 @@ class JobSettings:
 
 
 def choose_seed(settings: ProjectSettings, seed: int | None = None) -> int:
-    """The one place a job's seed is chosen: the one asked for, else the project's fixed seed, else a
-    fresh random one (recorded in the job and its takes, never written into the project's settings)."""
-    if seed is not None:
-        return int(seed)
-    if settings.seed is not None:
-        return int(settings.seed)
-    return secrets.randbelow(MAX_SEED + 1)
+    """A job's seed: the one asked for, else the project's fixed seed, else a fresh random one
+    (``sampling_params.choose_seed``), recorded in the job and its takes, never in the project's settings."""
+    return sampling_params.choose_seed(seed if seed is not None else settings.seed)
 
 
 # ---------------------------------------------------------------------- jobs on a project
@@ -105,13 +98,15 @@ def create_compose(
     seed: int | None = None,
     device: str | None = None,
     compile: bool = False,
+    settings: ProjectSettings | None = None,
 ) -> JobState:
     """N new takes of ``seconds`` (default: the project's take length), from nothing or a prompt.
 
     ``prompt`` (mono float audio at the model's rate) is encoded at every level and becomes a take of
     its own, "Prompt: <prompt_name>"; the composed takes are its children and start with its codes.
+    ``settings``: what to sample with (default: the project's); the job and its takes record them.
     """
-    settings = project.settings
+    settings = settings or project.settings
     config = model.config
     n = n_takes or settings.n_takes
     seed = choose_seed(settings, seed)
@@ -142,7 +137,8 @@ def create_compose(
         labels=labels_for(config, settings),
         settings=job,
         take_ids=_new_take_ids(n),
-        source={"parent_id": prompt_take_id, "lyrics": settings.lyrics},
+        source={"parent_id": prompt_take_id},
+        project_settings=settings,
     )
 
 
@@ -175,9 +171,10 @@ def create_continue(
     seed: int | None = None,
     device: str | None = None,
     compile: bool = False,
+    settings: ProjectSettings | None = None,
 ) -> JobState:
     """N variations that extend a take's top level by ``seconds``: the take repeated N times, continued."""
-    settings = project.settings
+    settings = settings or project.settings
     config = model.config
     top = project.read_codes(take_id)[0]
     if top is None or top.numel() == 0:
@@ -204,7 +201,8 @@ def create_continue(
         labels=labels_for(config, settings),
         settings=job,
         take_ids=_new_take_ids(n),
-        source={"parent_id": take_id, "continued_from_tokens": top.numel(), "lyrics": settings.lyrics},
+        source={"parent_id": take_id, "continued_from_tokens": top.numel()},
+        project_settings=settings,
     )
 
 
@@ -243,6 +241,7 @@ def create_upsample(
     seed: int | None = None,
     device: str | None = None,
     compile: bool = False,
+    settings: ProjectSettings | None = None,
 ) -> JobState:
     """Levels 1 and 0 (prior levels 1, 2) for the chosen takes, batched; optionally a time region only.
 
@@ -251,7 +250,7 @@ def create_upsample(
     """
     if not take_ids:
         raise ValueError("choose at least one take to upsample")
-    settings = project.settings
+    settings = settings or project.settings
     config = model.config
     geometries = sample_loop.level_geometries(config)
     hop = geometries[0].raw_to_tokens
@@ -299,6 +298,7 @@ def create_upsample(
         settings=job,
         take_ids=list(take_ids),
         source={"region_tokens": [first, last] if region_s is not None else None},
+        project_settings=settings,
     )
 
 
@@ -364,9 +364,13 @@ def create_job(
     settings: JobSettings,
     take_ids: Sequence[str] = (),
     source: dict[str, Any] | None = None,
+    project_settings: ProjectSettings | None = None,
     job_id: str | None = None,
 ) -> JobState:
-    """Write a queued sampling job: initial codes (prior order, one row per take) and labels (1 or N rows)."""
+    """Write a queued sampling job: initial codes (prior order, one row per take) and labels (1 or N rows).
+
+    ``project_settings``: the song settings the job was made from; its new takes record them.
+    """
     if kind == "preview":
         raise ValueError("preview jobs are created with create_preview_job")
     if kind not in KINDS:
@@ -392,6 +396,7 @@ def create_job(
         project_dir, kind, job_id, take_ids, model_name, config, n,
         settings=settings.to_dict(),
         source=source or {},
+        project_settings=project_settings.to_dict() if project_settings is not None else None,
         initial_lengths=current,
         progress=progress_info(plan, n, {p: 0 for p in plan}),
     )  # fmt: skip

@@ -180,7 +180,7 @@ class MainWindow(QMainWindow):
         """List installed models in the background (the store imports torch); the picker fills when done."""
 
         def done(entries) -> None:
-            wanted = self.song.settings().model or self.settings.value("model/current", "", type=str) or None
+            wanted = self.song.model_combo.currentText() or self.settings.value("model/current", "", type=str) or None
             self.song.set_models([(e.name, e.status) for e in entries], wanted)
             if not entries:
                 self.show_message("No model installed: Models ▸ Manage models… imports one or adds the demo model.")
@@ -512,9 +512,8 @@ class MainWindow(QMainWindow):
     def compose(self) -> str | None:
         if not self._ensure_model() or not self._ensure_project():
             return None
-        settings = self.song.settings()
+        settings = self.song.settings()  # seed None = "random": the project keeps saying so
         seed = self.song.next_seed()
-        settings.seed = seed
         self._store_song_settings()
         try:
             spec = self.studio.compose_job(settings, seed, self._prompt_audio(), self._prompt_name)
@@ -541,7 +540,7 @@ class MainWindow(QMainWindow):
         job_ids = []
         for take_id in ids:  # one job per take: N variations of each
             try:
-                spec = self.studio.continue_job(take_id, seconds or settings.take_seconds, settings, seed, from_s)
+                spec = self.studio.continue_job(take_id, seconds or settings.take_length_s, settings, seed, from_s)
             except ValueError as exc:
                 self.show_message(str(exc), error=True)
                 continue

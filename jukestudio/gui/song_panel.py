@@ -1,13 +1,14 @@
-"""The song panel: model, lyrics, artist, genres, lengths, number of takes, temperatures, seed.
+"""The song panel: model, lyrics, artist, genres, lengths, number of takes, temperatures, seed, and
+(under "Advanced") the top-k / top-p filters.
 
-``settings()`` returns a plain :class:`SongSettings`; ``set_settings`` restores one (from the project
-or from a take's "restore its settings"). Vocabulary-dependent behaviour (search, known names,
-dropped characters, genre count) is injected through ``set_vocabulary``.
+The panel edits the project's own settings record: ``set_settings`` shows a
+:class:`~jukestudio.project.settings.ProjectSettings` (the project's, or a take's for "restore its
+settings"), ``settings()`` returns a copy with the panel's values (fields the panel does not show,
+e.g. chunk sizes, are kept). Vocabulary-dependent behaviour (search, known names, dropped characters,
+genre count) is injected through ``set_vocabulary``.
 """
 
 from __future__ import annotations
-
-import random
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -26,9 +27,9 @@ from PySide6.QtWidgets import (
 from jukestudio.gui.icons import icon
 from jukestudio.gui.lyrics import LyricsEditor
 from jukestudio.gui.pickers import SearchPicker
-from jukestudio.gui.records import SongSettings, Vocabulary
-
-MAX_SEED = 2**31 - 1
+from jukestudio.gui.records import Vocabulary
+from jukestudio.model.sampling_params import MAX_SEED, choose_seed
+from jukestudio.project.settings import ProjectSettings
 
 
 class SongPanel(QWidget):
@@ -39,6 +40,7 @@ class SongPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._base = ProjectSettings()  # what the panel was last given: keeps the fields it does not show
         self.model_combo = QComboBox(self)
         self.model_combo.setToolTip("Installed models; Manage… imports more.")
         self.model_combo.currentIndexChanged.connect(self._model_index_changed)
@@ -67,7 +69,7 @@ class SongPanel(QWidget):
             box.setRange(0.1, 1.5)
             box.setSingleStep(0.01)
             box.setDecimals(2)
-            box.setValue(0.98 if level == 0 else 0.99)
+            box.setValue(self._base.temperatures[level])
             box.setToolTip(f"Sampling temperature of the {name} prior")
             temp_row.addWidget(box)
             self.temps.append(box)
@@ -93,6 +95,31 @@ class SongPanel(QWidget):
         form.addRow("Temperature", temp_row)
         form.addRow("Seed", seed_row)
 
+        # Advanced: the sampling filters (off by default, as the original's notebook)
+        self.top_k = QSpinBox(self)
+        self.top_k.setRange(0, 4096)
+        self.top_k.setSpecialValueText("off")
+        self.top_k.setToolTip("Draw only from the k most likely tokens (1 = always the most likely).")
+        self.top_p = QDoubleSpinBox(self)
+        self.top_p.setRange(0.0, 1.0)
+        self.top_p.setSingleStep(0.05)
+        self.top_p.setDecimals(2)
+        self.top_p.setSpecialValueText("off")
+        self.top_p.setToolTip("Draw only from the most likely tokens that together reach this probability.")
+        self.advanced = QWidget(self)
+        advanced_form = QFormLayout(self.advanced)
+        advanced_form.setContentsMargins(0, 0, 0, 0)
+        advanced_form.addRow("Top-k", self.top_k)
+        advanced_form.addRow("Top-p", self.top_p)
+        self.advanced.setVisible(False)
+        self.advanced_toggle = QPushButton("Advanced ▸", self)
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setFlat(True)
+        self.advanced_toggle.setToolTip("Sampling filters")
+        self.advanced_toggle.toggled.connect(self._show_advanced)
+        form.addRow(self.advanced_toggle)
+        form.addRow(self.advanced)
+
         self.compose_button = QPushButton(icon("compose"), "Compose takes", self)
         self.compose_button.setToolTip("Sample new takes (from the dropped prompt, if any)")
         self.compose_button.clicked.connect(self.compose_requested)
@@ -109,6 +136,8 @@ class SongPanel(QWidget):
         for box in (self.total_seconds, self.take_seconds, *self.temps):
             box.valueChanged.connect(self.settings_changed)
         self.n_takes.valueChanged.connect(self.settings_changed)
+        self.top_k.valueChanged.connect(self.settings_changed)
+        self.top_p.valueChanged.connect(self.settings_changed)
         self.artist.textChanged.connect(self.settings_changed)
         self.genres.textChanged.connect(self.settings_changed)
         self.lyrics.text_changed.connect(self.settings_changed)
@@ -150,41 +179,50 @@ class SongPanel(QWidget):
         )
         self.lyrics.set_checker(vocab.dropped_positions)
 
+    def _show_advanced(self, shown: bool) -> None:
+        self.advanced.setVisible(shown)
+        self.advanced_toggle.setText("Advanced ▾" if shown else "Advanced ▸")
+
     # -- settings -------------------------------------------------------------------------------
-    def settings(self) -> SongSettings:
-        return SongSettings(
-            model=self.model_combo.currentText(),
-            artist=self.artist.text().strip(),
+    def settings(self) -> ProjectSettings:
+        """The settings last given with the panel's values (seed None = "random")."""
+        return self._base.copy(
+            model=self.model_combo.currentText() or self._base.model,
+            artist=self.artist.text().strip() or "unknown",
             genres=self.genres.values(),
             lyrics=self.lyrics.text(),
-            total_seconds=self.total_seconds.value(),
-            take_seconds=self.take_seconds.value(),
+            total_length_s=self.total_seconds.value(),
+            take_length_s=self.take_seconds.value(),
             n_takes=self.n_takes.value(),
             temperatures=[box.value() for box in self.temps],
+            top_k=self.top_k.value(),
+            top_p=self.top_p.value(),
             seed=None if self.seed_random.isChecked() else self.seed.value(),
         )
 
-    def set_settings(self, settings: SongSettings) -> None:
+    def set_settings(self, settings: ProjectSettings) -> None:
+        self._base = settings.copy()
         if settings.model and self.model_combo.findText(settings.model) >= 0:
             self.model_combo.setCurrentIndex(self.model_combo.findText(settings.model))
-        self.artist.setText(settings.artist)
+        self.artist.setText("" if settings.artist == "unknown" else settings.artist)
         self.genres.set_values(settings.genres)
         self.lyrics.set_text(settings.lyrics)
-        self.total_seconds.setValue(settings.total_seconds)
-        self.take_seconds.setValue(settings.take_seconds)
+        self.total_seconds.setValue(settings.total_length_s)
+        self.take_seconds.setValue(settings.take_length_s)
         self.n_takes.setValue(settings.n_takes)
         for box, value in zip(self.temps, settings.temperatures):
             box.setValue(value)
+        self.top_k.setValue(settings.top_k)
+        self.top_p.setValue(settings.top_p)
         self.seed_random.setChecked(settings.seed is None)
         if settings.seed is not None:
             self.seed.setValue(int(settings.seed))
 
     def next_seed(self) -> int:
-        """The seed for the next compose: the fixed one, or a fresh random one (shown, reusable)."""
-        if not self.seed_random.isChecked():
-            return self.seed.value()
-        seed = random.randint(0, MAX_SEED)
-        self.seed.setValue(seed)  # shown, so the user can untick "random" and reuse it
+        """The seed for the next job: the fixed one, or a fresh random one, shown so the user can
+        untick "random" and reuse it (the settings keep saying "random")."""
+        seed = choose_seed(None if self.seed_random.isChecked() else self.seed.value())
+        self.seed.setValue(seed)
         return seed
 
     def set_prompt(self, text: str) -> None:

@@ -18,7 +18,8 @@ import numpy as np
 
 from jukestudio.audio.constants import SAMPLE_RATE
 from jukestudio.gui.model_access import ModelCache, ModelEntry, model_entry, vocabulary_for
-from jukestudio.gui.records import SongSettings, TakeItem, Vocabulary
+from jukestudio.gui.records import TakeItem, Vocabulary
+from jukestudio.project.settings import ProjectSettings
 
 log = logging.getLogger(__name__)
 
@@ -35,35 +36,6 @@ class JobSpec:
     kind: str
     fn: Callable[..., Any]
     take_ids: tuple[str, ...] = ()  # existing takes the job fills (upsample), for live level markers
-
-
-def to_project_settings(song: SongSettings, base: Any) -> Any:
-    """The project's settings with the song panel's fields (keeps top-k/top-p/chunks/batch)."""
-    return base.copy(
-        model=song.model or base.model,
-        artist=song.artist or "unknown",
-        genres=list(song.genres),
-        lyrics=song.lyrics,
-        total_length_s=float(song.total_seconds),
-        take_length_s=float(song.take_seconds),
-        n_takes=int(song.n_takes),
-        temperatures=[float(t) for t in song.temperatures],
-        seed=song.seed,
-    )
-
-
-def to_song_settings(settings: Any, seed: int | None = None) -> SongSettings:
-    return SongSettings(
-        model=settings.model,
-        artist="" if settings.artist == "unknown" else settings.artist,
-        genres=list(settings.genres),
-        lyrics=settings.lyrics,
-        total_seconds=float(settings.total_length_s),
-        take_seconds=float(settings.take_length_s),
-        n_takes=int(settings.n_takes),
-        temperatures=list(settings.temperatures),
-        seed=seed if seed is not None else settings.seed,
-    )
 
 
 def _take_status(take: Any) -> str:
@@ -158,10 +130,10 @@ class Studio:
     def can_redo(self) -> bool:
         return self.project is not None and self.project.can_redo
 
-    def new_project(self, folder: Path, song: SongSettings) -> None:
-        from jukestudio.project import Project, ProjectSettings
+    def new_project(self, folder: Path, settings: ProjectSettings) -> None:
+        from jukestudio.project import Project
 
-        project = Project.create(folder, to_project_settings(song, ProjectSettings()))
+        project = Project.create(folder, settings)
         self._replace_project(project)
 
     def open_project(self, folder: Path) -> None:
@@ -190,11 +162,10 @@ class Studio:
             self.project.close()
             self.project = None
 
-    def project_settings(self) -> SongSettings | None:
-        return to_song_settings(self.project.settings) if self.project is not None else None
+    def project_settings(self) -> ProjectSettings | None:
+        return self.project.settings.copy() if self.project is not None else None
 
-    def set_project_settings(self, song: SongSettings) -> None:
-        wanted = to_project_settings(song, self.project.settings)
+    def set_project_settings(self, wanted: ProjectSettings) -> None:
         changes = {k: v for k, v in wanted.to_dict().items() if getattr(self.project.settings, k) != v}
         if changes:
             self.project.update_settings(**changes)
@@ -206,9 +177,10 @@ class Studio:
             TakeItem(t.id, t.name, t.parent_id, _take_status(t), t.duration_s, t.rating) for _, t in self.project.walk()
         ]
 
-    def take_settings(self, take_id: str) -> SongSettings:
+    def take_settings(self, take_id: str) -> ProjectSettings:
+        """The settings a take was made with, its own seed fixed (for "restore its settings")."""
         take = self.project.take(take_id)
-        return to_song_settings(take.settings, take.seed)
+        return take.settings.copy(seed=take.seed)
 
     def rename_take(self, take_id: str, name: str) -> None:
         self.project.rename_take(take_id, name)
@@ -348,24 +320,28 @@ class Studio:
 
         return JobSpec(job_id, label, kind, run, take_ids)
 
-    def compose_job(self, song: SongSettings, seed: int, prompt: np.ndarray | None, prompt_name: str) -> JobSpec:
-        self.set_project_settings(song)
+    def compose_job(
+        self, settings: ProjectSettings, seed: int, prompt: np.ndarray | None, prompt_name: str
+    ) -> JobSpec:
+        """``settings``: the song panel's (saved into the project; seed None = random); ``seed``: the
+        one this job uses (the panel shows it)."""
+        self.set_project_settings(settings)
         project = self.project
-        what = f"from {prompt_name}" if prompt is not None else f"{song.take_seconds:g} s"
+        what = f"from {prompt_name}" if prompt is not None else f"{settings.take_length_s:g} s"
         return self._spec(
             "compose",
-            f"Compose {song.n_takes} take(s), {what}",
+            f"Compose {settings.n_takes} take(s), {what}",
             lambda model: _engine_jobs().create_compose(
                 project, model, prompt=prompt, prompt_name=prompt_name, seed=seed
             ),
         )
 
     def continue_job(
-        self, take_id: str, seconds: float, song: SongSettings, seed: int, from_s: float | None = None
+        self, take_id: str, seconds: float, settings: ProjectSettings, seed: int, from_s: float | None = None
     ) -> JobSpec:
         """N variations that extend the take by ``seconds``; with ``from_s``, from that point of the
         take instead of its end (the cut becomes a take of its own: the branch point in the tree)."""
-        self.set_project_settings(song)
+        self.set_project_settings(settings)
         project = self.project
         take = project.take(take_id)
         where = f" from {from_s:.1f} s" if from_s is not None else ""
@@ -378,12 +354,14 @@ class Studio:
             return jobs.create_continue(project, model, source, seconds=seconds, seed=seed)
 
         return self._spec(
-            "continue", f"Continue {take.name}{where} by {seconds:g} s ({song.n_takes} variation(s))", create
+            "continue", f"Continue {take.name}{where} by {seconds:g} s ({settings.n_takes} variation(s))", create
         )
 
-    def upsample_job(self, take_ids: list[str], region: tuple[float, float] | None, song: SongSettings) -> JobSpec:
+    def upsample_job(
+        self, take_ids: list[str], region: tuple[float, float] | None, settings: ProjectSettings
+    ) -> JobSpec:
         project = self.project
-        seed = song.seed if song.seed is not None else int(np.random.default_rng().integers(0, 2**31 - 1))
+        seed = settings.seed  # None: the engine draws one (recorded in the job)
         names = ", ".join(project.take(t).name for t in take_ids)
         where = f" {region[0]:.1f}–{region[1]:.1f} s" if region else ""
         return self._spec(

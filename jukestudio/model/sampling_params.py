@@ -13,6 +13,7 @@ No torch: the window and ``project.settings`` import this at start-up.
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -22,6 +23,13 @@ DEFAULT_TEMPERATURES = (0.98, 0.99, 0.99)
 """Prior order: top prior, middle upsampler, bottom upsampler."""
 DEFAULT_CHUNK_SIZES = (16, 32, 32)
 DEFAULT_BATCH = 3
+MAX_SEED = 2**31 - 1
+"""Seeds drawn for "random" fit the window's seed box, so a take's seed can be typed in again."""
+
+
+def choose_seed(fixed: int | None = None) -> int:
+    """The one place a seed is drawn: ``fixed`` when given, else a fresh random one."""
+    return int(fixed) if fixed is not None else secrets.randbelow(MAX_SEED + 1)
 
 
 @dataclass(frozen=True)

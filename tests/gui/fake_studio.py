@@ -14,8 +14,9 @@ from jukestudio.audio.export import export_wav
 from jukestudio.audio.io import load_prompt
 from jukestudio.engine.progress import Cancelled, Progress
 from jukestudio.gui.model_access import ModelEntry
-from jukestudio.gui.records import SongSettings, TakeItem, Vocabulary
+from jukestudio.gui.records import TakeItem, Vocabulary
 from jukestudio.gui.studio import JobSpec, Studio
+from jukestudio.project.settings import ProjectSettings
 
 SR = 44100
 ARTISTS = ["alan jackson", "the beatles", "beck"]
@@ -41,7 +42,7 @@ class FakeStudio(Studio):
         self.models = _NoModels()
         self.takes_: dict[str, TakeItem] = {}
         self.audio: dict[str, np.ndarray] = {}
-        self.song = SongSettings()
+        self.song = ProjectSettings()
         self.undo_stack: list[list[TakeItem]] = []
         self.saved = 0
         self.ids = itertools.count(1)
@@ -65,7 +66,7 @@ class FakeStudio(Studio):
         )
 
     # project
-    def new_project(self, folder: Path, settings: SongSettings) -> None:
+    def new_project(self, folder: Path, settings: ProjectSettings) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.project_dir, self.song = folder, settings
 
@@ -159,7 +160,7 @@ class FakeStudio(Studio):
         return JobSpec(job_id, f"{kind} {n}", kind, run)
 
     def compose_job(self, settings, seed, prompt, prompt_name):
-        return self._job("compose", settings.n_takes, None, settings.take_seconds, seed=seed, prompt=prompt)
+        return self._job("compose", settings.n_takes, None, settings.take_length_s, seed=seed, prompt=prompt)
 
     def continue_job(self, ids, seconds, settings, seed):
         return self._job("continue", 1, ids[0], self.takes_[ids[0]].duration_s + seconds)
