@@ -325,21 +325,6 @@ def create_preview(
     )  # fmt: skip
 
 
-def takes_without_preview(project: Project) -> list[str]:
-    """Takes with codes but no decoded audio at their best level (e.g. composed on a headless box
-    with ``--no-preview`` or copied without previews): what a preview job should decode."""
-    missing = []
-    for take_id in project.takes:
-        codes = project.read_codes(take_id)
-        try:
-            level = _preview_level(project, take_id, codes)
-        except ValueError:
-            continue
-        if level not in project.preview_levels(take_id):
-            missing.append(take_id)
-    return missing
-
-
 def _preview_level(project: Project, take_id: str, codes: Sequence[torch.Tensor | None]) -> int:
     best = project.take(take_id).best_level
     if best is not None:

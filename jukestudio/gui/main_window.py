@@ -258,7 +258,10 @@ class MainWindow(QMainWindow):
         if settings is not None:
             self.song.set_settings(settings)
         self._project_opened()
-        unfinished = self.studio.unfinished_jobs()
+        unfinished = self.studio.unfinished_jobs()  # before queueing the preview job below
+        previews = self.studio.preview_missing_job()
+        if previews is not None:  # codes without audio (e.g. from a render box): decode in the background
+            self._submit(previews)
         if unfinished:
             self.show_message(f"{len(unfinished)} unfinished job(s) in this project: Take ▸ Resume unfinished jobs.")
         return True
@@ -609,7 +612,7 @@ class MainWindow(QMainWindow):
         for take_id in new_ids:
             self._audio_cache.pop(take_id, None)
         self.refresh_takes()
-        if status == "done" and new_ids:
+        if status == "done" and new_ids and self._job_kinds[job_id].kind != "preview":
             self.takes.select(new_ids[0])  # its coarse preview decodes and shows at once
             self.show_message(f"{self._job_kinds[job_id].label}: done.")
         self.job_ended.emit(job_id, status)

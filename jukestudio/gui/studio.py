@@ -393,6 +393,40 @@ class Studio:
             specs.append(JobSpec(record.id, f"Resume {record.kind} ({record.id})", record.kind, run))
         return specs
 
+    def takes_missing_preview(self) -> list[str]:
+        """Takes with codes but no decoded audio at the level they would play (e.g. composed on a
+        headless render box, or copied without their previews). Reads no codes: cheap on the GUI thread."""
+        if self.project is None:
+            return []
+        missing = []
+        for take in self.project.takes.values():
+            with_codes = [p for p in range(len(LEVEL_STATUS)) if take.level_status(p) in ("done", "partial")]
+            level = take.best_level if take.best_level is not None else max(with_codes, default=None)
+            if level is not None and level not in self.project.preview_levels(take.id):
+                missing.append(take.id)
+        return missing
+
+    def preview_missing_job(self) -> JobSpec | None:
+        """A job that decodes the missing previews in the background (None when nothing is missing),
+        so a project opened with codes only plays at once."""
+        take_ids = self.takes_missing_preview()
+        if not take_ids:
+            return None
+        job_id = f"preview-{next(self._job_numbers)}"
+        name = self._model_name()
+        project = self.project
+
+        def run(report: Any, token: Any) -> Any:
+            from jukestudio.engine.runner import run_job
+
+            model = self.models.get(name, decoder_only=True)
+            token.raise_if_cancelled()
+            state = _engine_jobs().create_preview(project, model.config, take_ids)
+            self.engine_job_ids[job_id] = state.job_id
+            return run_job(state.folder, model=model, project=project, report=report, cancel=token)
+
+        return JobSpec(job_id, f"Decode previews of {len(take_ids)} take(s)", "preview", run, tuple(take_ids))
+
     def requeue_interrupted(self, job_ids: list[str]) -> list[str]:
         """Mark jobs the window stopped on closing as queued again, so the next start offers them;
         returns the engine job ids requeued (jobs that never started have nothing on disk)."""

@@ -20,7 +20,7 @@ from torch import nn
 from jukestudio.model import sample_loop
 from jukestudio.model.config import JukeboxConfig
 from jukestudio.model.sample_loop import LevelGeometry, Window
-from jukestudio.model.sampling_params import DEFAULT_TEMPERATURES, SamplingParams
+from jukestudio.model.sampling_params import DEFAULT_TEMPERATURES, HF_BATCH, HF_CHUNK_SIZE, SamplingParams
 
 logger = logging.getLogger(__name__)
 
@@ -112,10 +112,10 @@ class JukeboxModel(nn.Module):
         music_tokens: list[torch.Tensor],
         labels: Sequence[torch.Tensor],
         sample_levels: Sequence[int] | None,
-        chunk_size: int = 32,
+        chunk_size: int = HF_CHUNK_SIZE,
         sampling_temperature: float = DEFAULT_TEMPERATURES[0],
-        lower_batch_size: int = 16,
-        max_batch_size: int = 16,
+        lower_batch_size: int = HF_BATCH,
+        max_batch_size: int = HF_BATCH,
         sample_length_in_seconds: float = 24,
         compute_alignments: bool = False,
         sample_tokens: int | None = None,

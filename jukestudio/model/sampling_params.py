@@ -23,6 +23,9 @@ DEFAULT_TEMPERATURES = (0.98, 0.99, 0.99)
 """Prior order: top prior, middle upsampler, bottom upsampler."""
 DEFAULT_CHUNK_SIZES = (16, 32, 32)
 DEFAULT_BATCH = 3
+HF_CHUNK_SIZE = 32
+HF_BATCH = 16
+"""Defaults of Hugging Face's ``JukeboxModel._sample`` keywords (its API, kept for callers of it)."""
 MAX_SEED = 2**31 - 1
 """Seeds drawn for "random" fit the window's seed box, so a take's seed can be typed in again."""
 
@@ -111,10 +114,10 @@ class SamplingParams:
         temp: float | None = None,
         top_k: int = 0,
         top_p: float = 0.0,
-        chunk_size: int | None = 32,
+        chunk_size: int | None = HF_CHUNK_SIZE,
         chunk_sizes: Sequence[int] | None = None,
-        max_batch_size: int = 16,
-        lower_batch_size: int = 16,
+        max_batch_size: int = HF_BATCH,
+        lower_batch_size: int = HF_BATCH,
         seed: int = 0,
     ) -> SamplingParams:
         """The record behind Hugging Face's sampling keywords: ``sampling_temperature`` is the top

@@ -7,12 +7,13 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from jukestudio.model.sampling_params import DEFAULT_BATCH, DEFAULT_CHUNK_SIZES, DEFAULT_TEMPERATURES, SamplingParams
+from jukestudio.model.sampling_params import SamplingParams
 from jukestudio.project.errors import ProjectCorruptError
 
 log = logging.getLogger(__name__)
 
 N_LEVELS = 3
+_SAMPLING = SamplingParams()  # the sampling defaults live in that record only
 LEVEL_NAMES = ("coarse", "level1", "full")
 """Prior order: prior 0 (top, hop 128) gives the coarse take, prior 2 (bottom, hop 8) the full one."""
 
@@ -29,15 +30,15 @@ class ProjectSettings:
     """How much music one compose/continue step adds."""
     n_takes: int = 3
     """Takes sampled side by side per compose/continue step."""
-    temperatures: list[float] = field(default_factory=lambda: list(DEFAULT_TEMPERATURES))
+    temperatures: list[float] = field(default_factory=lambda: list(_SAMPLING.temperatures))
     """Prior order: top prior, middle upsampler, bottom upsampler (OpenAI's defaults)."""
-    top_k: int = 0
-    top_p: float = 0.0
+    top_k: int = _SAMPLING.top_k
+    top_p: float = _SAMPLING.top_p
     seed: int | None = None
     """None: a fresh random seed per job (recorded in each take)."""
-    chunk_sizes: list[int] = field(default_factory=lambda: list(DEFAULT_CHUNK_SIZES))
+    chunk_sizes: list[int] = field(default_factory=lambda: list(_SAMPLING.chunk_sizes))
     """Prior order; smaller chunks use less GPU memory when priming the attention cache."""
-    max_batch: int = DEFAULT_BATCH
+    max_batch: int = _SAMPLING.max_batch_size
     """Most takes sampled at once on the GPU; more takes are sampled in turn."""
 
     def validate(self) -> ProjectSettings:

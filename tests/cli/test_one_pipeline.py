@@ -129,3 +129,23 @@ def test_killed_cli_compose_resumed_by_cli_equals_the_window_path(tmp_path, env,
     assert by_cli == by_window
     (job,) = read_jobs(folder)[0]
     assert job.status == "done" and job.info["settings"]["seed"] == 5
+
+
+def test_top_k_and_top_p_flags_go_into_the_job_and_its_takes_only(tmp_path, capsys) -> None:
+    from jukestudio.cli.main import main
+
+    folder = tmp_path / "song"
+    base = [
+        "compose", str(folder), "--model", str(TINY_HF), "--artist", "Zac Brown Band", "--genre", "Country",
+        "--total-seconds", "0.9", "--seconds", "0.03", "--takes", "1", "--seed", "1", "--quiet", "--threads", "1",
+    ]  # fmt: skip
+    assert main([*base, "--top-k", "3", "--top-p", "0.5"]) == 0
+    (job,) = read_jobs(folder)[0]
+    assert (job.info["settings"]["top_k"], job.info["settings"]["top_p"]) == (3, 0.5)
+    project = Project.open(folder)
+    assert (project.settings.top_k, project.settings.top_p) == (0, 0.0)  # the project's own settings stay
+    (take,) = project.takes.values()
+    assert (take.settings.top_k, take.settings.top_p) == (3, 0.5)  # the take says how it was made
+    with pytest.raises(SystemExit, match="top_p must be between 0 and 1"):
+        main([*base, "--top-p", "2"])
+    assert len(read_jobs(folder)[0]) == 1  # nothing half-made

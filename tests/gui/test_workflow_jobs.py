@@ -188,3 +188,39 @@ def test_closing_the_window_during_a_job_offers_it_again(qtbot, window, audition
     assert ended.args == [engine_id, "done"], again.last_message
     assert again.takes.badge(take_id) == "full"
     again.close()
+
+
+def test_advanced_filters_reach_the_job_and_a_random_seed_stays_random(qtbot, window):
+    from jukestudio.engine.state import read_jobs
+
+    window.song.advanced_toggle.click()
+    assert window.song.advanced.isVisibleTo(window.song)
+    window.song.top_k.setValue(5)
+    window.song.top_p.setValue(0.9)
+    assert window.song.seed_random.isChecked()
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
+        window.compose()
+    assert ended.args[1] == "done", window.last_message
+    project = window.studio.project
+    (job,) = read_jobs(project.folder)[0]
+    assert job.info["settings"]["top_k"] == 5 and job.info["settings"]["top_p"] == 0.9
+    assert project.settings.top_k == 5 and project.settings.top_p == 0.9
+    assert project.settings.seed is None  # composing with a random seed leaves "random" in the project
+    (take,) = project.takes.values()
+    assert take.seed == job.info["settings"]["seed"] == window.song.seed.value()  # the seed used is shown
+    assert take.settings.top_k == 5
+
+
+def test_opening_a_project_with_codes_but_no_previews_decodes_them(qtbot, window, tmp_path):
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS):
+        window.compose()
+    folder = window.studio.project.folder
+    (take_id,) = window.studio.project.takes
+    window.save_project()
+    for preview in (folder / "takes" / take_id).glob("preview_prior*.wav"):
+        preview.unlink()  # as copied from a render box that kept only the codes
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
+        assert window.open_project(folder)
+    assert ended.args[1] == "done" and window.jobs_model.job(ended.args[0]).kind == "preview"
+    assert window.studio.project.preview_levels(take_id) == [0]
+    assert window.studio.takes_missing_preview() == []
