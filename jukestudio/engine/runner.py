@@ -251,8 +251,8 @@ def _precision(name: str, target: torch.device) -> torch.dtype | None:
 
 
 def _fit_batches(model: Any, settings: JobSettings, n: int, target: torch.device) -> Any:
-    """The job's params with batch limits the device's memory allows (the record itself is unchanged
-    when they fit; they never change which tokens are drawn)."""
+    """The job's params, with smaller batch limits only where the GPU's free memory cannot hold the
+    takes the limits allow (on CPU, and whenever they fit, the record passes through unchanged)."""
     from dataclasses import replace
 
     params = settings.params
@@ -266,7 +266,8 @@ def _fit_batches(model: Any, settings: JobSettings, n: int, target: torch.device
         width = 2 if _precision(settings.precision, target) is not None else 4
         estimate = devices.estimate_prior_memory(model.config.prior_configs[level], n_params, width)
         sizes.append(devices.choose_batch(estimate, n, limit, target))
-    if (sizes[0], sizes[1]) == (params.max_batch_size, params.lower_batch_size):
+    wanted = (min(n, params.max_batch_size), min(n, params.lower_batch_size))
+    if sizes[0] >= wanted[0] and sizes[1] >= wanted[1]:
         return params
     return replace(params, max_batch_size=sizes[0], lower_batch_size=sizes[1])
 
