@@ -25,7 +25,8 @@ from jukestudio.project import Project, ProjectSettings
 from tests.engine.tiny import TINY_HF, tiny_model
 
 LYRICS = "I met a traveller from an antique land"
-SETTINGS = dict(artist="Zac Brown Band", genres=["Country"], lyrics=LYRICS, total_length_s=0.9, take_length_s=0.1)
+SECONDS = 0.03
+SETTINGS = dict(artist="Zac Brown Band", genres=["Country"], lyrics=LYRICS, total_length_s=0.9, take_length_s=SECONDS)
 
 
 def cli(*args: str) -> list[str]:
@@ -40,7 +41,7 @@ def env(tmp_path) -> dict[str, str]:
 @pytest.fixture
 def prompt_wav(tmp_path) -> Path:
     path = tmp_path / "hum.wav"
-    t = np.arange(int(0.12 * 44100)) / 44100
+    t = np.arange(int(0.1 * 44100)) / 44100  # the shortest prompt accepted: a short job
     sf.write(path, 0.3 * np.sin(2 * np.pi * 220 * t), 44100)
     return path
 
@@ -89,7 +90,7 @@ def test_killed_cli_compose_resumed_by_cli_equals_the_window_path(tmp_path, env,
     folder = tmp_path / "cli"
     args = [
         "compose", str(folder), "--model", str(TINY_HF), "--artist", SETTINGS["artist"], "--genre", "Country",
-        "--lyrics", LYRICS, "--total-seconds", "0.9", "--seconds", "0.1", "--takes", "2", "--seed", "5",
+        "--lyrics", LYRICS, "--total-seconds", "0.9", "--seconds", str(SECONDS), "--takes", "2", "--seed", "5",
         "--prompt", str(prompt_wav), "--upsample", "--threads", "1", "--quiet", "--device", "cpu",
     ]  # fmt: skip
     proc = subprocess.Popen(cli(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
