@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from jukestudio import paths
-from jukestudio.engine.progress import CancelToken, Progress
+from jukestudio.engine.progress import Cancelled, CancelToken, Progress
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,9 @@ def fetch_repo(repo_id: str, revision: str | None = None, *, endpoint: str | Non
         info = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision, files_metadata=True)
     except Exception as exc:  # the client raises its own HTTP, connection and validation errors
         if isinstance(exc, ValueError) and type(exc).__name__ == "HFValidationError":
-            raise DownloadError(f"{repo_id!r} is not a valid repo id: use OWNER/NAME, e.g. openai/jukebox-1b-lyrics")
+            raise DownloadError(
+                f"{repo_id!r} is not a valid repo id: use OWNER/NAME, e.g. openai/jukebox-1b-lyrics"
+            ) from None
         raise explain(exc, repo_id, f"the repo {repo_id}" + (f" at {revision}" if revision else ""), endpoint) from exc
     files = tuple(
         RemoteFile(
@@ -283,6 +285,11 @@ def fetch_file(
     failures = 0
     while have < remote.size:
         cancel.raise_if_cancelled()
+        if failures > _RETRIES:
+            raise DownloadError(
+                f"the connection to {_endpoint(repo.endpoint)} keeps dropping while fetching {remote.name}: "
+                "run again to resume — finished parts are kept"
+            )
         headers = build_hf_headers(token=token)
         if have:
             headers["Range"] = f"bytes={have}-"
@@ -301,25 +308,25 @@ def fetch_file(
                         if have > remote.size:
                             break
                         cancel.raise_if_cancelled()
+        except (Cancelled, DownloadError):
+            raise
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise DownloadError(
                     f"the disk is full while writing {remote.name} ({folder}): free some space and run again "
                     "— the download resumes where it stopped"
                 ) from None
-            if not _is_connection_error(exc) or failures >= _RETRIES:
+            if not _is_connection_error(exc):
                 raise explain(exc, repo.repo_id, remote.name, repo.endpoint) from exc
-            failures += 1
         except Exception as exc:
-            if not _is_connection_error(exc) or _status(exc) is not None or failures >= _RETRIES:
+            if not _is_connection_error(exc) or _status(exc) is not None:
                 raise explain(exc, repo.repo_id, remote.name, repo.endpoint) from exc
-            failures += 1
         if have > remote.size:
             part.unlink(missing_ok=True)
             raise DownloadError(f"{remote.name}: the server sent more than its published size; run again")
-        if have < remote.size and failures == 0:
-            failures += 1  # the stream ended early: try to continue it
-        log.debug("%s: %d of %d bytes", remote.name, have, remote.size)
+        if have < remote.size:
+            failures += 1  # the stream broke off: continue it with a Range request
+            log.info("%s: transfer broke off at %d of %d bytes; continuing", remote.name, have, remote.size)
     _check(part, remote, meter)
     part.replace(final)
     return final
