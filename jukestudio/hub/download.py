@@ -225,7 +225,7 @@ def _get(url: str, headers: dict[str, str]) -> Iterator[tuple[Any, Iterator[byte
     from huggingface_hub.utils import get_session
 
     session = get_session()
-    if hasattr(session, "stream"):  # httpx.Client
+    if callable(getattr(session, "stream", None)):  # httpx.Client (requests.Session.stream is a flag)
         with session.stream("GET", url, headers=headers, follow_redirects=True, timeout=_TIMEOUT_S) as response:
             if response.status_code >= 400:
                 response.read()

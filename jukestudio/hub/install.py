@@ -134,7 +134,8 @@ def check_disk(plan: Plan) -> None:
         if free < needed:
             raise DownloadError(
                 f"not enough disk space: {plan.repo.repo_id} needs {human_bytes(needed)} "
-                f"({human_bytes(plan.missing_bytes)} to download + {human_bytes(plan.store_bytes)} converted) "
+                f"({human_bytes(plan.missing_bytes)} to download + {human_bytes(plan.store_bytes)} converted + "
+                f"{human_bytes(_MARGIN)} headroom) "
                 f"but {where} has {human_bytes(free)} free: free some space or set JUKESTUDIO_HOME to a larger disk"
             )
 
