@@ -30,7 +30,7 @@ from jukestudio.engine.progress import Cancelled, CancelToken, Progress
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 1 << 20
+_CHUNK = 256 << 10  # bytes per read: written (and resumable) and cancel checked this often
 _RETRIES = 3  # a dropped connection is continued (Range) this many times within one call
 _TIMEOUT_S = 30.0
 
