@@ -225,14 +225,15 @@ def _specs(source: TensorSource, names: Iterable[str]) -> dict[str, tuple[torch.
 def _write_entry(
     folder: Path, name: str, parts: _Parts, report: Progress, *, untrained: bool, store_dtype: str = "fp32"
 ) -> None:
-    total = sum(_nbytes(source) for source in parts.sources.values()) or 1
+    sizes = {component: _nbytes(source) for component, source in parts.sources.items()}
+    total = sum(sizes.values()) or 1
     done = 0
     components: dict[str, Any] = {}
 
     def advance(nbytes: int) -> None:
         nonlocal done
         done += nbytes
-        report(0.05 + 0.9 * done / total, f"writing {name}")
+        report(0.05 + 0.9 * min(done / total, 1.0), f"writing {name}")
 
     for component in COMPONENTS:
         source = parts.sources.get(component)
@@ -251,6 +252,7 @@ def _write_entry(
         else:
             dtypes = sorted({str(tensors[n]().dtype).removeprefix("torch.") for n in tensors})
         file_name = f"{component}.safetensors"
+        written_before = done
         digest, size = write_safetensors(
             folder / file_name,
             tensors,
@@ -258,6 +260,7 @@ def _write_entry(
             on_bytes=advance,
             specs=specs,
         )
+        done = written_before + sizes[component]  # an fp16 store writes fewer bytes than it reads
         components[component] = {
             "file": file_name,
             "sha256": digest,

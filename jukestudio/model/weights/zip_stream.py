@@ -56,7 +56,17 @@ class StreamedTensor:
                     raise CheckpointError(self.path, "the file is truncated (tensor data cut short)")
                 done += got
         flat = torch.frombuffer(buffer, dtype=self.dtype)
-        return flat.as_strided(self.shape, self.stride).contiguous() if self.span != numel else flat.view(self.shape)
+        if self.stride == _contiguous_strides(self.shape):
+            return flat.view(self.shape)
+        return flat.as_strided(self.shape, self.stride).contiguous()  # e.g. a saved transposed view
+
+
+def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
 
 
 def is_zip_checkpoint(path: Path) -> bool:
