@@ -51,7 +51,7 @@ class LicenseDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"License of {repo_id}")
         self.resize(620, 420)
-        head = QLabel(f"<b>{repo_id}</b> is licensed under the <b>{license_name}</b>. Accept it to download.", self)
+        head = QLabel(f"License of <b>{repo_id}</b>: <b>{license_name}</b>. Read it and accept it to download.", self)
         head.setWordWrap(True)
         body = QPlainTextEdit(self)
         body.setReadOnly(True)
@@ -76,7 +76,7 @@ class DownloadDialog(QDialog):
         from jukestudio.hub import catalogue
 
         self.setWindowTitle("Download a model from Hugging Face")
-        self.resize(900, 460)
+        self.resize(1060, 460)
         self.endpoint = endpoint  # None: huggingface_hub's own (HF_ENDPOINT or huggingface.co)
         self.runner = JobRunner(self, name="jukestudio-download")
         self.runner.worker.progressed.connect(self._progressed)
@@ -90,8 +90,8 @@ class DownloadDialog(QDialog):
         self.license_dialog: LicenseDialog | None = None
         self.delete_question: QMessageBox | None = None
 
-        self.table = QTableWidget(len(catalogue.KNOWN), 6, self)
-        headers = ["Model", "Download", "On disk (fp32 / fp16)", "GPU memory", "License", ""]
+        self.table = QTableWidget(len(catalogue.KNOWN), 5, self)
+        headers = ["Model", "Download", "On disk (fp32 / fp16)", "GPU memory", "License"]
         self.table.setHorizontalHeaderLabels(headers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -104,14 +104,15 @@ class DownloadDialog(QDialog):
                 f"{_gb(entry.store_bytes_fp32)} / {_gb(entry.store_bytes_fp16)}",
                 entry.gpu_memory,
                 entry.license_name,
-                entry.note,
             ]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, entry.repo_id)
+                item.setToolTip(entry.note)
                 self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
         self.table.resizeRowsToContents()
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._catalogue_chosen)
 
         self.repo_edit = QLineEdit(self)

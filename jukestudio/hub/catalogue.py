@@ -1,7 +1,8 @@
 """The Jukebox repos we know on the Hub, their sizes and license, and which licenses were accepted.
 
-Sizes of the 1B repo are the published file sizes; the 5B figures are computed from its parameter
-count (fp32 on the Hub) and marked as estimates. Any other repo id can be downloaded too: its sizes
+Download sizes: the 1B repo's published file sizes; the 5B repo's computed from its parameter count
+(fp32 on the Hub), marked as an estimate. Store sizes are computed from the models' tensors (meta
+device) with the fp16 rule of ``store.is_half_stored``. Any other repo id can be downloaded too: its sizes
 then come from the Hub's file listing.
 """
 
@@ -35,18 +36,18 @@ KNOWN: tuple[CatalogueEntry, ...] = (
         "openai/jukebox-1b-lyrics",
         "Jukebox 1B with lyrics",
         int(11.64 * GB),
-        int(11.6 * GB),
-        int(6.2 * GB),
+        int(11.63 * GB),
+        int(6.63 * GB),
         "≈ 8 GB (fp16, one part on the GPU at a time)",
         LICENSE_NAME,
-        "the smaller model: English lyrics, faster",
+        "the smaller, faster model",
     ),
     CatalogueEntry(
         "openai/jukebox-5b-lyrics",
         "Jukebox 5B with lyrics",
         int(30.4 * GB),
-        int(30.4 * GB),
-        int(15.6 * GB),
+        int(30.42 * GB),
+        int(16.14 * GB),
         "≈ 16 GB (fp16)",
         LICENSE_NAME,
         "the best quality; sizes estimated from the parameter count",
