@@ -19,6 +19,7 @@ import contextlib
 import errno
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -74,9 +75,10 @@ def _is_connection_error(exc: BaseException) -> bool:
 
 
 def _endpoint(endpoint: str | None) -> str:
+    """The given endpoint, else HF_ENDPOINT as it is now (the client reads it once, at import), else the client's."""
     from huggingface_hub import constants
 
-    return endpoint or constants.ENDPOINT
+    return (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
 
 def explain(exc: BaseException, repo_id: str, what: str, endpoint: str | None = None) -> DownloadError:
@@ -110,8 +112,10 @@ def fetch_repo(repo_id: str, revision: str | None = None, *, endpoint: str | Non
     """The repo's files (sizes, sha256) at ``revision`` and the commit it resolves to."""
     from huggingface_hub import HfApi, constants
 
-    if constants.HF_HUB_OFFLINE:
+    offline = os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
+    if constants.HF_HUB_OFFLINE or offline:
         raise DownloadError(f"offline mode is on (HF_HUB_OFFLINE=1): unset it to download {repo_id}")
+    endpoint = _endpoint(endpoint)
     try:
         info = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision, files_metadata=True)
     except Exception as exc:  # the client raises its own HTTP, connection and validation errors

@@ -164,6 +164,13 @@ def test_errors_are_one_line(hub: FakeHub, tmp_path: Path) -> None:
     assert "refused (401)" in fails(REPO_ID, hub.url) and "HF_TOKEN" in fails(REPO_ID, hub.url)
 
 
+def test_offline_mode_is_honoured(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DownloadError, match="offline mode is on"):
+        install.plan(REPO_ID, endpoint=hub.url)
+    assert hub.state.log == []
+
+
 def test_a_token_from_hf_token_is_sent(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
     hub.state.token = "secret"
     monkeypatch.setenv("HF_TOKEN", "secret")
