@@ -189,3 +189,40 @@ def test_a_repo_that_is_not_jukebox_is_refused_before_the_weights_move(tmp_path:
         with pytest.raises(DownloadError, match=r"not a Jukebox model .*'bert'"):
             install.run(plan, lambda p: None, CancelToken())
         assert not any(e.path.endswith(".bin") for e in server.state.log)
+
+
+def test_a_full_disk_mid_download_is_one_line_and_the_part_is_kept(hub: FakeHub, monkeypatch) -> None:
+    import builtins
+    import errno
+
+    from jukestudio.hub import download
+
+    class _FillsUp:
+        def __init__(self, handle) -> None:
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.handle.close()
+
+        def write(self, data: bytes) -> int:
+            if self.handle.tell() + len(data) > 300_000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.handle.write(data)
+
+    def small_disk(path, mode="r", *args, **kwargs):
+        handle = builtins.open(path, mode, *args, **kwargs)  # noqa: SIM115 (closed by the caller's with)
+        return _FillsUp(handle) if str(path).endswith(f"{SHARD_1}.part") else handle
+
+    monkeypatch.setattr(download, "open", small_disk, raising=False)
+    plan = _accepted_plan(hub)
+    with pytest.raises(DownloadError) as caught:
+        install.run(plan, lambda p: None, CancelToken())
+    assert str(caught.value).startswith(f"the disk is full while writing {SHARD_1}") and "\n" not in str(caught.value)
+    kept = (plan.folder / f"{SHARD_1}.part").stat().st_size
+    assert 0 < kept <= 300_000 and list_models() == []
+    monkeypatch.delattr(download, "open")
+    install.run(plan, lambda p: None, CancelToken())  # space freed: it resumes and finishes
+    assert hub.state.sent_for(SHARD_1)[-1].range_start == kept
