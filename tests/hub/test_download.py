@@ -226,3 +226,21 @@ def test_a_full_disk_mid_download_is_one_line_and_the_part_is_kept(hub: FakeHub,
     monkeypatch.delattr(download, "open")
     install.run(plan, lambda p: None, CancelToken())  # space freed: it resumes and finishes
     assert hub.state.sent_for(SHARD_1)[-1].range_start == kept
+
+
+def test_progress_reports_bytes_percent_speed_and_eta(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jukestudio.hub import download
+
+    now = [100.0]
+    monkeypatch.setattr(download.time, "monotonic", lambda: now[0])
+    reports: list[Progress] = []
+    meter = download.Meter("dl", 10_000_000, reports.append, n_files=3)
+    meter.file_name = "shard.bin"
+    meter.skip(2_000_000)  # resumed bytes count as done but not toward the speed
+    for _ in range(4):
+        now[0] += 1.0
+        meter.add(1_000_000)
+    last = reports[-1]
+    assert (last.tokens_done, last.tokens_total, last.fraction) == (6_000_000, 10_000_000, 0.6)
+    assert last.tokens_per_s == pytest.approx(1e6) and last.eta_s == pytest.approx(4.0)
+    assert last.message == "shard.bin: 6.0 MB of 10.0 MB, 1.0 MB/s, 4 s left"
