@@ -95,6 +95,15 @@ class ModelManagerDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(note)
         self.refresh()
+        self._mention_unfinished_downloads()
+
+    def _mention_unfinished_downloads(self) -> None:
+        from jukestudio.hub.install import unfinished
+
+        waiting = unfinished()
+        if waiting:
+            names = ", ".join(record["repo_id"] for record in waiting)
+            self.status.setText(f"Unfinished download: {names}. Download from Hugging Face… resumes it.")
 
     # -- listing ----------------------------------------------------------------------------------
     def refresh(self) -> None:

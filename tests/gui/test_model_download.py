@@ -94,6 +94,11 @@ def test_cancel_then_resume_continues_from_the_kept_bytes(qtbot, manager, hub, t
     kept = (download.plan.folder / f"{SHARD_1}.part").stat().st_size
     assert 0 < kept < (tiny_repo / SHARD_1).stat().st_size and install.unfinished()
 
+    reopened = ModelManagerDialog(Studio())  # an app started again says what is waiting
+    qtbot.addWidget(reopened)
+    assert "Unfinished download: tiny/jukebox" in reopened.status.text()
+    reopened.runner.shutdown()
+
     hub.state.throttle = None
     with qtbot.waitSignal(download.model_downloaded, timeout=60_000):
         download.download_button.click()  # the license is remembered: no second dialog
