@@ -87,6 +87,12 @@ def explain(exc: BaseException, repo_id: str, what: str, endpoint: str | None = 
     where = _endpoint(endpoint)
     if type(exc).__name__ == "OfflineModeIsEnabled":
         return DownloadError(f"offline mode is on (HF_HUB_OFFLINE): unset it to download {repo_id}")
+    if status == 401 and type(exc).__name__ == "RepositoryNotFoundError":
+        # the Hub answers 401 (not 404) for a repo that does not exist when no token is sent
+        return DownloadError(
+            f"{what} was not found on {where}, or it is private or gated (401): check the repo id; "
+            "for a private or gated repo set HF_TOKEN (or `huggingface-cli login`)"
+        )
     if status in (401, 403) or type(exc).__name__ == "GatedRepoError":
         return DownloadError(
             f"access to {repo_id} was refused ({status or 'gated'}): the repo is gated or private — accept its terms "

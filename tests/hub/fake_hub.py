@@ -70,6 +70,7 @@ class HubState:
     throttle: float | None = None  # bytes per second while sending file bodies
     corrupt: dict[str, int] = field(default_factory=dict)  # file name → byte offset served altered
     token: str | None = None  # when set, requests need "Authorization: Bearer <token>"
+    gated: bool = False  # answer 403 "GatedRepo" (terms not accepted on the Hub) to every request
     log: list[Served] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -129,6 +130,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             entry.status = 401
             self._send_json(401, {"error": "Invalid credentials in Authorization header"})
+            return
+        if self.state.gated:
+            entry.status = 403
+            self._send_json(403, {"error": "Access to this model is restricted"}, "GatedRepo")
             return
         api = re.match(r"^/api/models/([^/]+/[^/]+?)(?:/revision/([^/]+))?$", path)
         if api:

@@ -160,6 +160,9 @@ def test_errors_are_one_line(hub: FakeHub, tmp_path: Path) -> None:
     assert "not found" in fails(REPO_ID, hub.url, revision="no-such-branch")
     assert "cannot reach http://127.0.0.1:9" in fails(REPO_ID, "http://127.0.0.1:9")
     assert "not a valid repo id" in fails("not a repo", hub.url)
+    hub.state.gated = True
+    assert "refused (403)" in fails(REPO_ID, hub.url) and "gated" in fails(REPO_ID, hub.url)
+    hub.state.gated = False
     hub.state.token = "secret"
     assert "refused (401)" in fails(REPO_ID, hub.url) and "HF_TOKEN" in fails(REPO_ID, hub.url)
 
