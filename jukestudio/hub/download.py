@@ -245,7 +245,7 @@ def _get(url: str, headers: dict[str, str]) -> Iterator[tuple[Any, Iterator[byte
             yield response, response.iter_content(_CHUNK)
 
 
-def _check(path: Path, remote: RemoteFile, meter: Meter | None = None) -> None:
+def _check(path: Path, remote: RemoteFile, meter: Meter | None = None, cancel: CancelToken | None = None) -> None:
     """sha256 (LFS) or git blob id (small files) of a complete file; a mismatch deletes it."""
     if remote.sha256:
         digest, expected, kind = hashlib.sha256(), remote.sha256, "sha256"
@@ -258,6 +258,8 @@ def _check(path: Path, remote: RemoteFile, meter: Meter | None = None) -> None:
     with open(path, "rb") as handle:
         while chunk := handle.read(8 * _CHUNK):
             digest.update(chunk)
+            if cancel is not None:
+                cancel.raise_if_cancelled()  # hashing 10 GB takes a while; the file stays for next time
     if digest.hexdigest() != expected:
         path.unlink(missing_ok=True)
         raise DownloadError(
@@ -282,7 +284,7 @@ def fetch_file(
     part = folder / f"{remote.name}.part"
     meter.file_name = remote.name
     if final.is_file() and final.stat().st_size == remote.size:
-        _check(final, remote, meter if remote.size > 100 * _CHUNK else None)  # a finished file may have been damaged
+        _check(final, remote, meter if remote.size > 100 * _CHUNK else None, cancel)  # it may have been damaged since
         meter.skip(remote.size)
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -337,6 +339,6 @@ def fetch_file(
         if have < remote.size:
             failures += 1  # the stream broke off: continue it with a Range request
             log.info("%s: transfer broke off at %d of %d bytes; continuing", remote.name, have, remote.size)
-    _check(part, remote, meter)
+    _check(part, remote, meter, cancel)
     part.replace(final)
     return final
