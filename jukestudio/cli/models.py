@@ -21,7 +21,7 @@ EXIT_OK, EXIT_PROBLEM = 0, 1
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the `models` command group."""
-    models = commands.add_parser("models", help="import, list and verify models in the model store")
+    models = commands.add_parser("models", help="download, import, list and verify models in the model store")
     sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
 
     imp = sub.add_parser(
