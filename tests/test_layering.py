@@ -12,6 +12,7 @@ QT_FREE = [
     "jukestudio.engine",
     "jukestudio.audio",
     "jukestudio.project",
+    "jukestudio.hub",
     "jukestudio.cli.main",
 ]
 

@@ -70,7 +70,9 @@ class ModelManagerDialog(QDialog):
         self.status = QLabel(self)
         self.status.setWordWrap(True)
         buttons = QHBoxLayout()
+        self.download_dialog = None
         for text, slot in (
+            ("Download from Hugging Face…", self.open_download),
             ("Import Hugging Face folder…", self._ask_hf_folder),
             ("Import OpenAI files…", self._ask_openai_files),
             ("Add demo model", self.add_demo),
@@ -93,6 +95,15 @@ class ModelManagerDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(note)
         self.refresh()
+        self._mention_unfinished_downloads()
+
+    def _mention_unfinished_downloads(self) -> None:
+        from jukestudio.hub.install import unfinished
+
+        waiting = unfinished()
+        if waiting:
+            names = ", ".join(record["repo_id"] for record in waiting)
+            self.status.setText(f"Unfinished download: {names}. Download from Hugging Face… resumes it.")
 
     # -- listing ----------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -100,6 +111,10 @@ class ModelManagerDialog(QDialog):
         self.table.setRowCount(len(infos))
         for row, info in enumerate(infos):
             kind = "demo model — random weights, produces noise" if info.untrained else (info.preset or "custom")
+            if not info.untrained and getattr(info, "store_dtype", "fp32") == "fp16":
+                kind += " · fp16 store (transformer in half precision)"
+            elif not info.untrained:
+                kind += " · fp32 store"
             if info.problem:
                 kind = f"damaged: {info.problem}"
             cells = [info.name, kind, f"{info.size_bytes / 1e6:,.1f} MB"]
@@ -126,6 +141,17 @@ class ModelManagerDialog(QDialog):
         self.status.setText(f"{label}…")
         self.runner.submit(op_id, lambda report, token: fn(_store_progress(report, op_id)), label)
         return op_id
+
+    def open_download(self):
+        """The Hub download dialog (catalogue, license, progress, cancel); new models appear here."""
+        from jukestudio.gui.model_download import DownloadDialog
+
+        if self.download_dialog is None:
+            self.download_dialog = DownloadDialog(self)
+            self.download_dialog.model_downloaded.connect(lambda _name: (self.refresh(), self.models_changed.emit()))
+        self.download_dialog.show()
+        self.download_dialog.raise_()
+        return self.download_dialog
 
     def _ask_hf_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Hugging Face Jukebox folder (config.json + weights)")

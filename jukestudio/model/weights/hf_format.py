@@ -1,7 +1,8 @@
 """Hugging Face Jukebox model folders: ``config.json`` + weights, names used as they are.
 
-Weights may be ``model.safetensors``, ``pytorch_model.bin`` (read with ``weights_only=True``), or
-either one sharded with a ``*.index.json``. Tensors stay memory-mapped; nothing is copied here.
+Weights may be ``model.safetensors``, ``pytorch_model.bin``, or either one sharded with a
+``*.index.json``. safetensors stay memory-mapped; zip-format ``.bin`` files are read tensor by tensor
+when a loader is called (``zip_stream``), legacy ones through ``read_checkpoint``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from jukestudio.model.config import ConfigError, JukeboxConfig
 from jukestudio.model.weights.errors import CheckpointError
 from jukestudio.model.weights.modules import COMPONENTS, check_state
 from jukestudio.model.weights.safe_pickle import read_checkpoint
+from jukestudio.model.weights.zip_stream import is_zip_checkpoint, stream_zip_checkpoint
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
@@ -33,6 +35,7 @@ class TensorSource:
     loaders: dict[str, Callable[[], torch.Tensor]] = field(default_factory=dict)
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     files: set[Path] = field(default_factory=set)
+    dtypes: dict[str, torch.dtype] = field(default_factory=dict)  # when known without loading (streamed .bin)
 
     def __contains__(self, name: str) -> bool:
         return name in self.loaders
@@ -110,7 +113,12 @@ def open_safetensors(path: Path) -> TensorSource:
     return source
 
 
-def _open_bin(path: Path, sink: Callable[[str, tuple[int, ...], Callable[[], torch.Tensor]], None]) -> None:
+def _open_bin(path: Path, sink: Callable[..., None]) -> None:
+    if is_zip_checkpoint(path):
+        # read tensor by tensor (bounded memory; converting a 10 GB shard must not map all of it)
+        for name, streamed in stream_zip_checkpoint(path).items():
+            sink(name, streamed.shape, streamed.load, streamed.dtype)
+        return
     data = read_checkpoint(path)
     if isinstance(data, Mapping) and isinstance(data.get("state_dict"), Mapping):
         data = data["state_dict"]
@@ -129,7 +137,13 @@ def split_components(files: list[Path], where: Path) -> dict[str, TensorSource]:
 
     for path in files:
 
-        def sink(name: str, shape: tuple[int, ...], loader: Callable[[], torch.Tensor], path: Path = path) -> None:
+        def sink(
+            name: str,
+            shape: tuple[int, ...],
+            loader: Callable[[], torch.Tensor],
+            dtype: torch.dtype | None = None,
+            path: Path = path,
+        ) -> None:
             component, local = _component_key(name)
             if component is None:
                 unexpected.append(name)
@@ -137,6 +151,8 @@ def split_components(files: list[Path], where: Path) -> dict[str, TensorSource]:
             source = sources.setdefault(component, TensorSource())
             source.loaders[local] = loader
             source.shapes[local] = shape
+            if dtype is not None:
+                source.dtypes[local] = dtype
             source.files.add(path)
 
         if path.suffix == ".safetensors":

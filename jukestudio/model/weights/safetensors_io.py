@@ -42,22 +42,31 @@ def write_safetensors(
     tensors: Mapping[str, Callable[[], torch.Tensor]],
     metadata: Mapping[str, str] | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    specs: Mapping[str, tuple[torch.dtype, tuple[int, ...]]] | None = None,
 ) -> tuple[str, int]:
     """Write ``name → tensor loader`` atomically; returns (sha256 hex of the file, size in bytes).
 
-    Loaders are called twice (header, then data) so nothing is held between tensors.
+    Loaders are called twice (header, then data) so nothing is held between tensors — once only
+    when ``specs`` gives every tensor's (dtype, shape) up front (loaders that read from disk).
     """
     header: dict[str, object] = {}
     offset = 0
     names = sorted(tensors)
     for name in names:
-        tensor = tensors[name]()
-        if tensor.dtype not in _DTYPES:
-            raise ValueError(f"{name}: dtype {tensor.dtype} cannot be stored")
-        nbytes = tensor.numel() * tensor.element_size()
+        if specs is not None and name in specs:
+            dtype, shape = specs[name]
+        else:
+            tensor = tensors[name]()
+            dtype, shape = tensor.dtype, tuple(tensor.shape)
+        if dtype not in _DTYPES:
+            raise ValueError(f"{name}: dtype {dtype} cannot be stored")
+        numel = 1
+        for s in shape:
+            numel *= s
+        nbytes = numel * dtype.itemsize
         header[name] = {
-            "dtype": _DTYPES[tensor.dtype],
-            "shape": list(tensor.shape),
+            "dtype": _DTYPES[dtype],
+            "shape": list(shape),
             "data_offsets": [offset, offset + nbytes],
         }
         offset += nbytes
@@ -72,6 +81,8 @@ def write_safetensors(
             digest.update(chunk)
         for name in names:
             data = _raw_bytes(tensors[name]())
+            if len(data) != header[name]["data_offsets"][1] - header[name]["data_offsets"][0]:  # type: ignore[index]
+                raise ValueError(f"{name}: the tensor does not match its declared dtype and shape")
             for start in range(0, len(data), _CHUNK):
                 piece = data[start : start + _CHUNK]
                 handle.write(piece)

@@ -46,6 +46,10 @@ MANIFEST = "manifest.json"
 CONFIG = "config.json"
 FORMAT_VERSION = 1
 Progress = Callable[[float, str], None]
+# How weights are stored. "fp16" halves the priors on disk: the transformer's weight matrices (what the
+# GPU path runs in half precision anyway) become float16; the VQ-VAE, embeddings, layer norms and
+# biases — the parts whose precision the model needs — stay float32. Loading casts to the wanted dtype.
+STORE_DTYPES = ("fp32", "fp16")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -63,6 +67,7 @@ class ModelInfo:
     created: str
     size_bytes: int
     problem: str | None = None  # set when the entry's manifest cannot be read
+    store_dtype: str = "fp32"  # "fp16": transformer matrices stored in half precision (STORE_DTYPES)
 
     @property
     def complete(self) -> bool:
@@ -150,6 +155,7 @@ def import_model(
     *,
     expect: str | None = None,
     overwrite: bool = False,
+    store_dtype: str = "fp32",
 ) -> ModelInfo:
     """Convert an HF folder or original ``.pth.tar`` files into the store, once.
 
@@ -157,6 +163,8 @@ def import_model(
     is called as files are read and written. Returns the new entry's info.
     """
     report = progress or (lambda fraction, message: None)
+    if store_dtype not in STORE_DTYPES:
+        raise StoreError(f"unknown store dtype {store_dtype!r}; use one of {', '.join(STORE_DTYPES)}")
     report(0.0, "reading the weights")
     hf_folder, files = _expand(source_paths)
     parts = _from_hf(hf_folder, expect) if hf_folder else _from_original(files, expect)
@@ -167,7 +175,7 @@ def import_model(
     parts.config.name = name if parts.config.name in ("custom", "imported") else parts.config.name
     staging = Path(tempfile.mkdtemp(prefix=f".importing-{name}-", dir=paths.model_store_dir()))
     try:
-        _write_entry(staging, name, parts, report, untrained=parts.config.untrained)
+        _write_entry(staging, name, parts, report, untrained=parts.config.untrained, store_dtype=store_dtype)
         if target.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".replaced-{name}-", dir=paths.model_store_dir()))
             os.replace(target, trash / name)
@@ -200,26 +208,59 @@ def _stored_tensors(component: str, config: JukeboxConfig, source: TensorSource,
     return {name: source.loaders[name] for name in source if name not in aliases}
 
 
-def _write_entry(folder: Path, name: str, parts: _Parts, report: Progress, *, untrained: bool) -> None:
-    total = sum(_nbytes(source) for source in parts.sources.values()) or 1
+def is_half_stored(component: str, name: str, shape: tuple[int, ...]) -> bool:
+    """Whether the fp16 store keeps this tensor in float16: a prior's transformer weight matrix."""
+    return component != "vqvae" and ".transformer._attn_mods." in f".{name}" and name.endswith(".weight") and len(
+        shape
+    ) >= 2
+
+
+def _specs(source: TensorSource, names: Iterable[str]) -> dict[str, tuple[torch.dtype, tuple[int, ...]]] | None:
+    """(dtype, shape) of every tensor when known without loading it, else None."""
+    if not all(n in source.dtypes for n in names):
+        return None
+    return {n: (source.dtypes[n], source.shapes[n]) for n in names}
+
+
+def _write_entry(
+    folder: Path, name: str, parts: _Parts, report: Progress, *, untrained: bool, store_dtype: str = "fp32"
+) -> None:
+    sizes = {component: _nbytes(source) for component, source in parts.sources.items()}
+    total = sum(sizes.values()) or 1
     done = 0
     components: dict[str, Any] = {}
 
     def advance(nbytes: int) -> None:
         nonlocal done
         done += nbytes
-        report(0.05 + 0.9 * done / total, f"writing {name}")
+        report(0.05 + 0.9 * min(done / total, 1.0), f"writing {name}")
 
     for component in COMPONENTS:
         source = parts.sources.get(component)
         if source is None:
             continue
         tensors = _stored_tensors(component, parts.config, source, folder)
-        dtypes = sorted({str(source.get(n).dtype).removeprefix("torch.") for n in tensors})
+        specs = _specs(source, tensors)
+        if store_dtype == "fp16":
+            for tensor_name, loader in list(tensors.items()):
+                if is_half_stored(component, tensor_name, source.shapes[tensor_name]):
+                    tensors[tensor_name] = lambda loader=loader: loader().to(torch.float16)
+                    if specs is not None and specs[tensor_name][0].is_floating_point:
+                        specs[tensor_name] = (torch.float16, specs[tensor_name][1])
+        if specs is not None:
+            dtypes = sorted({str(d).removeprefix("torch.") for d, _ in specs.values()})
+        else:
+            dtypes = sorted({str(tensors[n]().dtype).removeprefix("torch.") for n in tensors})
         file_name = f"{component}.safetensors"
+        written_before = done
         digest, size = write_safetensors(
-            folder / file_name, tensors, metadata={"format": "pt", "component": component}, on_bytes=advance
+            folder / file_name,
+            tensors,
+            metadata={"format": "pt", "component": component},
+            on_bytes=advance,
+            specs=specs,
         )
+        done = written_before + sizes[component]  # an fp16 store writes fewer bytes than it reads
         components[component] = {
             "file": file_name,
             "sha256": digest,
@@ -238,6 +279,7 @@ def _write_entry(folder: Path, name: str, parts: _Parts, report: Progress, *, un
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "jukestudio_version": __version__,
         "dtype": "+".join(all_dtypes),
+        "store_dtype": store_dtype,
         "components": components,
         "sources": sorted({s for c in components.values() for s in c["sources"]}),
     }
@@ -245,7 +287,17 @@ def _write_entry(folder: Path, name: str, parts: _Parts, report: Progress, *, un
 
 
 def _nbytes(source: TensorSource) -> int:
+    specs = _specs(source, list(source))
+    if specs is not None:
+        return sum(d.itemsize * _numel(shape) for d, shape in specs.values())
     return sum(source.get(n).numel() * source.get(n).element_size() for n in source)
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    count = 1
+    for s in shape:
+        count *= s
+    return count
 
 
 def write_entry_from_states(
@@ -338,6 +390,7 @@ def model_info(name: str) -> ModelInfo:
         untrained=bool(manifest.get("untrained", False)),
         created=str(manifest.get("created", "")),
         size_bytes=sum(int(manifest["components"][c].get("bytes", 0)) for c in components),
+        store_dtype=str(manifest.get("store_dtype", "fp32")),
     )
 
 
