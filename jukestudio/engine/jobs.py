@@ -327,9 +327,12 @@ def _run_locked(
     def on_window(window: Window, codes: list[torch.Tensor]) -> None:
         state.codes = [c.detach().to("cpu") for c in codes]
         state.rng_state = generator.get_state()
-        tracker.window_finished(window, n)
-        _update_progress(state, full_plan, tracker)
+        _update_progress(state, full_plan, tracker, finished=window)
         state.save()
+        # "done" in progress means saved: the tracker counts the window (and later reports count it)
+        # only once its codes, RNG state and job.json are on disk. Counting it first would let a
+        # failed save record (and report) a window that a resume has to sample again.
+        tracker.window_finished(window, n)
         cancel.raise_if_cancelled()
 
     def on_message(text: str) -> None:
@@ -368,12 +371,8 @@ def _run_locked(
             compile=settings.compile,
         )
     state.codes = [c.detach().to("cpu") for c in codes]
-    if finish is None:
-        from jukestudio.engine.takes import finish_job
-
-        take_ids = finish_job(state, model, project)
-    else:
-        take_ids = finish(state, model)
+    take_ids = _finish_into_takes(state, model, project, finish)
+    # only now, with every take durable, is the job done (docs/architecture.md, "Finishing a job")
     state.info["take_ids"] = list(take_ids)
     state.set_status("done", "")
     _update_progress(state, full_plan, tracker)
@@ -381,6 +380,34 @@ def _run_locked(
     state.save(tensors=False)
     tracker.finish()
     return JobResult(state.job_id, "done", list(take_ids), state.codes)
+
+
+def _finish_into_takes(
+    state: JobState, model: Any, project: Any | None, finish: Callable[[JobState, Any], list[str]] | None
+) -> list[str]:
+    """Write a sampled job's codes into its takes; the caller marks the job done only after this returns.
+
+    Finishing is idempotent, so a finish killed at any point is simply redone by ``resume`` from the
+    job's saved codes (the take ids are in job.json before any take is written; a take that exists is
+    completed, the leftover of a killed take write is replaced; every file is written atomically).
+    Any other failure (a take deleted meanwhile, a full disk) marks the job failed with the reason,
+    instead of leaving it "running" with nothing said; its codes stay saved for a resume by id.
+    """
+    try:
+        if finish is None:
+            from jukestudio.engine.takes import finish_job
+
+            return finish_job(state, model, project)
+        return finish(state, model)
+    except Exception as exc:  # Ctrl+C / SystemExit leave it "running": a plain `resume` redoes the finish
+        state.set_status(
+            "failed",
+            f"sampling is finished but its takes could not be written ({type(exc).__name__}: {exc}); "
+            "the codes are kept: fix the cause and resume the job",
+        )
+        state.save(tensors=False)
+        logger.error("job %s: writing its takes failed: %s", state.job_id, exc)
+        raise
 
 
 LOCK_FILE = "lock"
@@ -474,10 +501,18 @@ def _batch_sizes(model: Any, settings: SamplingSettings, n: int, target: torch.d
     return sizes[0], sizes[1]
 
 
-def _update_progress(state: JobState, plan: dict[int, list[Window]], tracker: ProgressTracker) -> None:
-    info = _progress_info(plan, state.codes[0].shape[0], tracker.windows_done)
-    info["tokens_done"] = tracker.tokens_done
-    info["fraction"] = tracker.fraction_of(tracker.tokens_done)
+def _update_progress(
+    state: JobState, plan: dict[int, list[Window]], tracker: ProgressTracker, finished: Window | None = None
+) -> None:
+    """job.json's progress from the tracker's counts, plus the ``finished`` window about to be saved."""
+    n = state.codes[0].shape[0]
+    windows_done, tokens_done = dict(tracker.windows_done), tracker.tokens_done
+    if finished is not None:
+        windows_done[finished.level] = windows_done.get(finished.level, 0) + 1
+        tokens_done = min(tokens_done + finished.new_tokens * n, tracker.tokens_total)
+    info = _progress_info(plan, n, windows_done)
+    info["tokens_done"] = tokens_done
+    info["fraction"] = tracker.fraction_of(tokens_done)
     state.info["progress"] = info
 
 

@@ -263,6 +263,10 @@ def open_project_of(state: JobState, project: Project | None = None) -> Project:
 def finish_job(state: JobState, model: Any, project: Project | None = None) -> list[str]:
     """Write a finished job's codes into the project's takes (and a top-level preview for new takes).
 
+    Idempotent, so a finish killed anywhere is redone by ``resume`` to the same takes (the order of
+    the writes is in docs/architecture.md, "Finishing a job"): per take take.json (a new take), then
+    its codes level by level (each followed by take.json's level status), then the previews. A take
+    this job already made is completed; the leftover of a killed take write is replaced (add_take).
     Preview jobs wrote their audio take by take while running: nothing is left to write.
     """
     project = open_project_of(state, project)
@@ -285,6 +289,8 @@ def finish_job(state: JobState, model: Any, project: Project | None = None) -> l
         if kind == "continue" and continued_from is None:
             continued_from = int(source.get("continued_from_tokens", 0)) * geometries[0].raw_to_tokens / sr
         for i, take_id in enumerate(take_ids):
+            if take_id in project and project.take(take_id).job_id != state.job_id:
+                raise ValueError(f"take {take_id} exists already and was not made by job {state.job_id}")
             if take_id not in project:
                 project.add_take(
                     parent,
