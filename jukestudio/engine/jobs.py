@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from jukestudio.atomic import atomic_write_text
+from jukestudio.atomic import atomic_write_text, is_temp_leftover
 from jukestudio.engine import device as devices
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
 from jukestudio.engine.state import RESUMABLE, JobState, new_job_id, now_iso
@@ -447,6 +447,8 @@ def _job_lock(folder: Path) -> Iterator[None]:
     if owner is not None and owner != os.getpid() and _process_alive(owner):
         raise RuntimeError(f"{folder}: this job is being run by process {owner}; wait for it or stop it first")
     atomic_write_text(lock, str(os.getpid()))
+    for leftover in (p for p in folder.iterdir() if is_temp_leftover(p) and p.is_file()):
+        leftover.unlink(missing_ok=True)  # a write of a killed owner (we hold the lock now)
     try:
         yield
     finally:

@@ -291,7 +291,9 @@ def finish_job(state: JobState, model: Any, project: Project | None = None) -> l
         for i, take_id in enumerate(take_ids):
             if take_id in project and project.take(take_id).job_id != state.job_id:
                 raise ValueError(f"take {take_id} exists already and was not made by job {state.job_id}")
-            if take_id not in project:
+            if take_id in project:  # made by an earlier, killed finish: completed now
+                project.remove_write_leftovers(take_id)
+            else:
                 project.add_take(
                     parent,
                     origin=kind,
@@ -311,6 +313,7 @@ def finish_job(state: JobState, model: Any, project: Project | None = None) -> l
         source = info.get("source", {})
         region = source.get("region_tokens") or source.get("region")
         for i, take_id in enumerate(take_ids):
+            project.remove_write_leftovers(take_id)  # of an earlier, killed finish
             for level in state.settings["levels"]:
                 project.write_codes(take_id, level, codes[level][i], complete=region is None)
             # the take points at this job; its job.json "source" holds the region (top-level tokens)

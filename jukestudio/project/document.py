@@ -362,14 +362,30 @@ class Project:
         folder = self.take_dir(take_id)
         if not folder.exists():
             return True
-        entries = list(folder.iterdir()) if folder.is_dir() else [folder]
-        if not all(is_temp_leftover(e) and e.is_file() for e in entries):
+        if not folder.is_dir() or self._remove_write_leftovers(folder):
             return False
-        for entry in entries:
-            entry.unlink()
         folder.rmdir()
         log.info("removed the leftover of an interrupted take write: %s", folder)
         return True
+
+    def remove_write_leftovers(self, take_id: str) -> None:
+        """Delete the temp files that writes killed before their rename left in a take's folder (the
+        engine calls it when it finishes a job into the take, under the job's lock)."""
+        with self._lock:
+            folder = self.take_dir(take_id)
+            if folder.is_dir():
+                self._remove_write_leftovers(folder)
+
+    @staticmethod
+    def _remove_write_leftovers(folder: Path) -> list[Path]:
+        """Remove atomic-write temp files from ``folder``; returns the other entries."""
+        kept = []
+        for entry in list(folder.iterdir()):
+            if is_temp_leftover(entry) and entry.is_file():
+                entry.unlink(missing_ok=True)
+            else:
+                kept.append(entry)
+        return kept
 
     def _default_name(self, parent_id: str | None) -> str:
         """ "Take 3" for a root, "Take 3.2" for a child; never the name of a sibling (after deletions)."""
