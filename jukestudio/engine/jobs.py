@@ -327,8 +327,13 @@ def _run_locked(
     def on_window(window: Window, codes: list[torch.Tensor]) -> None:
         state.codes = [c.detach().to("cpu") for c in codes]
         state.rng_state = generator.get_state()
+        saved_progress = state.info["progress"]
         _update_progress(state, full_plan, tracker, finished=window)
-        state.save()
+        try:
+            state.save()
+        except BaseException:
+            state.info["progress"] = saved_progress  # the failure record must not count this window
+            raise
         # "done" in progress means saved: the tracker counts the window (and later reports count it)
         # only once its codes, RNG state and job.json are on disk. Counting it first would let a
         # failed save record (and report) a window that a resume has to sample again.
