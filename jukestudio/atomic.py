@@ -59,6 +59,8 @@ def _fault_point(when: str, target: Path) -> None:
                 log.write(target.name + "\n")
         return
     name, _, nth = rest.rpartition(":")
+    if kind not in ("before", "after") or not name or not nth.isdigit():
+        raise ValueError(f"{FAULT_ENV}={spec!r}: use before:NAME:N, after:NAME:N or trace:FILE")
     if name != target.name:
         return
     if when == "before":
