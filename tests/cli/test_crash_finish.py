@@ -102,7 +102,7 @@ def take_files(folder: Path, take_id: str) -> dict:
     """A take as its files say: metadata (without ids and times), codes per level, preview audio."""
     take_dir = folder / "takes" / take_id
     meta = json.loads((take_dir / "take.json").read_text())
-    for key in ("id", "created", "job_id", "parent_id"):
+    for key in ("id", "created", "job_id"):  # the only fields that differ between two runs
         meta.pop(key)
     codes = {p.name: load_file(str(p))["codes"].tolist() for p in sorted(take_dir.glob("codes_*.safetensors"))}
     previews = {p.name: soundfile.read(str(p), dtype="float32")[0] for p in sorted(take_dir.glob("*.wav"))}
