@@ -83,11 +83,11 @@ def cli(tmp_path_factory) -> Iterator[ForkRunner]:
     runner.close()
 
 
-def compose_args(folder: Path, *, upsample: bool = False) -> list[str]:
+def compose_args(folder: Path) -> list[str]:
     return [
         "compose", str(folder), "--model", str(TINY_HF), "--artist", "Zac Brown Band", "--genre", "Country",
         "--lyrics", "I met a traveller from an antique land", "--total-seconds", "0.9", "--seconds", SECONDS,
-        "--takes", "2", "--seed", "5", *(["--upsample"] if upsample else []), *RUN,
+        "--takes", "2", "--seed", "5", *RUN,
     ]  # fmt: skip
 
 
@@ -126,9 +126,11 @@ def assert_same_takes(got: list[dict], want: list[dict], case: str) -> None:
             assert np.array_equal(g["previews"][name], w["previews"][name]), f"{case}: {name}"
 
 
-def assert_clean(folder: Path, case: str) -> None:
-    """Every take folder complete, no temp file left, no job left unfinished."""
-    for take_dir in (folder / "takes").iterdir():
+def assert_clean(folder: Path, case: str, n_takes: int) -> None:
+    """``n_takes`` take folders, each complete; no temp file left; no job left unfinished."""
+    take_dirs = list((folder / "takes").iterdir())
+    assert len(take_dirs) == n_takes, f"{case}: {[p.name for p in take_dirs]}"
+    for take_dir in take_dirs:
         assert (take_dir / "take.json").exists(), f"{case}: {take_dir.name} has no take.json"
     leftovers = [p for p in folder.rglob(".*") if p.is_file()]
     assert not leftovers, f"{case}: {leftovers}"
@@ -195,10 +197,12 @@ def traced(cli: ForkRunner, tmp: Path, args: list[str]) -> list[str]:
     return trace.read_text().split()
 
 
-def check_cases(cli: ForkRunner, cases: list[tuple[str, Path, list[str]]], want: list[dict], known: set[str]) -> int:
+def check_cases(
+    cli: ForkRunner, cases: list[tuple[str, Path, list[str]]], want: list[dict], known: set[str], n_takes: int
+) -> int:
     """Run each case's command until its fault kills it, check the progress it showed against the
-    disk, `resume` it, and compare its takes with ``want``; cases run PARALLEL at a time. Returns
-    how many windows the killed runs had shown as done."""
+    disk, `resume` it, and compare its takes with ``want`` (the project then holds ``n_takes``);
+    cases run PARALLEL at a time. Returns how many windows the killed runs had shown as done."""
     shown = 0
     for start in range(0, len(cases), PARALLEL):
         batch = cases[start : start + PARALLEL]
@@ -211,7 +215,7 @@ def check_cases(cli: ForkRunner, cases: list[tuple[str, Path, list[str]]], want:
             assert rc == 0, f"{fault}: resume failed\n{out}"
             (job_id,) = set(jobs_of(folder)) - known
             assert_same_takes(job_takes(folder, job_id), want, fault)
-            assert_clean(folder, fault)
+            assert_clean(folder, fault, n_takes)
             shutil.rmtree(folder)
     return shown
 
@@ -241,7 +245,7 @@ def run_finish_kills(cli: ForkRunner, tmp: Path, base: Path | None, args_for, la
         if base is not None:
             shutil.copytree(base, folder)
         cases.append((fault, folder, args_for(folder)))
-    check_cases(cli, cases, want, known)
+    check_cases(cli, cases, want, known, len(list((reference / "takes").iterdir())))
     return len(cases)
 
 
@@ -307,6 +311,7 @@ def test_upsample_killed_at_random_moments_loses_no_reported_window(cli, tmp_pat
     duration = time.monotonic() - started
     (job_id,) = set(jobs_of(reference)) - known
     want = job_takes(reference, job_id)
+    n_takes = len(list((reference / "takes").iterdir()))
     n_saves = trace.count("state.safetensors")
     rng = random.Random(17)
     faults = [f"{rng.choice(['before', 'after'])}:{rng.choice(['state.safetensors', 'job.json'])}:"
@@ -315,7 +320,7 @@ def test_upsample_killed_at_random_moments_loses_no_reported_window(cli, tmp_pat
     for i, fault in enumerate(faults):
         shutil.copytree(composed, tmp_path / f"random-{i}")
         cases.append((fault, tmp_path / f"random-{i}", args(tmp_path / f"random-{i}")))
-    shown = check_cases(cli, cases, want, known)
+    shown = check_cases(cli, cases, want, known, n_takes)
 
     # at random times while it samples: mid-token, mid-save, between the two renames of a save, ...
     delays = [rng.uniform(0.0, 0.8) * duration for _ in range(4)]
@@ -342,7 +347,7 @@ def test_upsample_killed_at_random_moments_loses_no_reported_window(cli, tmp_pat
         assert rc == 0, out
         (new_job,) = set(jobs_of(folder)) - known
         assert_same_takes(job_takes(folder, new_job), want, folder.name)
-        assert_clean(folder, folder.name)
+        assert_clean(folder, folder.name, n_takes)
     assert timed, "every timed kill came too late"
     assert shown > 0, "no killed run had shown a finished window: the progress check compared nothing"
 
