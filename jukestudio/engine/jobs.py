@@ -407,8 +407,8 @@ def _finish_into_takes(
     except Exception as exc:  # Ctrl+C / SystemExit leave it "running": a plain `resume` redoes the finish
         state.set_status(
             "failed",
-            f"sampling is finished but its takes could not be written ({type(exc).__name__}: {exc}); "
-            "the codes are kept: fix the cause and resume the job",
+            f"its results could not be written into the takes ({type(exc).__name__}: {exc}); "
+            "they are kept in the job: fix the cause and resume the job",
         )
         state.save(tensors=False)
         logger.error("job %s: writing its takes failed: %s", state.job_id, exc)
@@ -585,8 +585,8 @@ def _run_preview(
             windows_done[levels[i]] = windows_done.get(levels[i], 0) + 1
             state.info["progress"] = _preview_progress(levels, lengths, i + 1)
             state.save(tensors=False)
-    if finish is not None:
-        take_ids = finish(state, model)
+    if finish is not None:  # a failing finish marks the job failed, as for sampling jobs
+        take_ids = _finish_into_takes(state, model, project, finish)
     state.info["take_ids"] = list(take_ids)
     state.set_status("done", "")
     state.info["progress"] = _preview_progress(levels, lengths, len(lengths))
