@@ -1,12 +1,21 @@
 """Atomic file writes: temp file in the same folder + fsync + rename, so a crash never leaves half a file.
 
 Every file jukestudio writes (projects, takes, job states, model store, exports) goes through here.
+A killed writer leaves at most its temp file (``.<name>.<random><suffix>``, see :func:`is_temp_leftover`)
+beside an untouched target.
+
+Fault injection for crash tests: ``JUKESTUDIO_FAULT="before:take.json:2"`` (or ``after:...``) makes
+the process SIGKILL itself right before (after) its 2nd rename onto a file named ``take.json``;
+``JUKESTUDIO_FAULT="trace:/some/file"`` appends the name of every renamed file to that file. The
+variable is read at each rename (one dict lookup when unset), so a forked test process can set it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +43,56 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+FAULT_ENV = "JUKESTUDIO_FAULT"
+_renames: dict[str, int] = {}  # renames per target file name in this process (for FAULT_ENV)
+
+
+def _fault_point(when: str, target: Path) -> None:
+    """The crash-test hook (module docstring); does nothing unless FAULT_ENV is set."""
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    kind, _, rest = spec.partition(":")
+    if kind == "trace":
+        if when == "before":
+            with open(rest, "a", encoding="utf-8") as log:
+                log.write(target.name + "\n")
+        return
+    name, _, nth = rest.rpartition(":")
+    if kind not in ("before", "after") or not name or not nth.isdigit():
+        raise ValueError(f"{FAULT_ENV}={spec!r}: use before:NAME:N, after:NAME:N or trace:FILE")
+    if name != target.name:
+        return
+    if when == "before":
+        _renames[name] = _renames.get(name, 0) + 1
+    if kind == when and _renames.get(name) == int(nth):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?$")  # mkstemp's 8 random characters
+
+
+def is_temp_leftover(path: Path) -> bool:
+    """Whether ``path`` looks like the temp file of a write that was killed before its rename."""
+    return bool(_TEMP_NAME.match(path.name))
+
+
+def _make_folder(folder: Path) -> None:
+    """mkdir -p, then fsync the parent of every folder it created: a file renamed into a new folder
+    is only durable once the folder's own entry is (a take folder must survive a power cut once its
+    job says "done")."""
+    created = []
+    missing = folder
+    while not missing.exists():
+        created.append(missing)
+        if missing.parent == missing:
+            break
+        missing = missing.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for new in reversed(created):
+        _fsync_dir(new.parent)
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it replaces ``target`` atomically.
@@ -42,7 +101,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     removed and ``target`` is untouched.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(target.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -51,8 +110,10 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, _default_mode(target))  # mkstemp creates 0600 files
+        _fault_point("before", target)
         os.replace(tmp, target)
         _fsync_dir(target.parent)
+        _fault_point("after", target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -43,3 +43,38 @@ def test_new_files_follow_the_umask_and_existing_files_keep_their_mode(tmp_path)
     target.chmod(0o600)
     atomic_write_text(target, "y")
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_temp_files_of_writes_are_recognised_as_leftovers(tmp_path) -> None:
+    from jukestudio.atomic import atomic_path, is_temp_leftover
+
+    for name, suffix in (("take.json", ""), ("codes_prior0.safetensors", ".safetensors"), ("p.wav", ".wav")):
+        with atomic_path(tmp_path / name, suffix=suffix) as tmp:
+            assert is_temp_leftover(tmp)
+        assert not is_temp_leftover(tmp_path / name)
+    for name in (".DS_Store", ".hidden", "job.json", ".take.json"):
+        assert not is_temp_leftover(tmp_path / name)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_fault_hook_kills_the_process_at_the_chosen_rename(tmp_path, when) -> None:
+    """JUKESTUDIO_FAULT=before|after:NAME:N SIGKILLs the writer at its N-th rename onto NAME."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from jukestudio.atomic import is_temp_leftover
+
+    script = "from jukestudio.atomic import atomic_write_text as w\nfor i in range(3): w('a.txt', str(i))\n"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "JUKESTUDIO_FAULT": f"{when}:a.txt:2"}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert (tmp_path / "a.txt").read_text() == ("0" if when == "before" else "1")
+    leftovers = [p for p in tmp_path.iterdir() if p.name != "a.txt"]
+    assert len(leftovers) == (1 if when == "before" else 0) and all(is_temp_leftover(p) for p in leftovers)
+
+    env["JUKESTUDIO_FAULT"] = f"trace:{tmp_path / 'trace'}"
+    assert subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, timeout=60).returncode == 0
+    assert (tmp_path / "trace").read_text().split() == ["a.txt"] * 3

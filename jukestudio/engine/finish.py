@@ -42,6 +42,10 @@ def open_project_of(state: JobState, project: Project | None = None) -> Project:
 def finish_job(state: JobState, model: Any, project: Project | None = None) -> list[str]:
     """Write a finished job's codes into the project's takes; returns the take ids.
 
+    Idempotent, so a finish killed anywhere is redone by ``resume`` to the same takes (the order of
+    the writes is in docs/architecture.md, "Finishing a job"): per take take.json (a new take), then
+    its codes level by level (each followed by take.json's level status), then the previews. A take
+    this job already made is completed; the leftover of a killed take write is replaced (add_take).
     Preview jobs wrote their audio take by take while running: nothing is left to write.
     """
     project = open_project_of(state, project)
@@ -65,6 +69,7 @@ def finish_job(state: JobState, model: Any, project: Project | None = None) -> l
         source = info.get("source", {})
         region = source.get("region_tokens") or source.get("region")  # "region": older job files
         for i, take_id in enumerate(take_ids):
+            project.remove_write_leftovers(take_id)  # of an earlier, killed finish
             for level in state.settings["levels"]:
                 project.write_codes(take_id, level, codes[level][i], complete=region is None)
             # the take points at this job; its job.json "source" holds the region (top-level tokens)
@@ -84,6 +89,11 @@ def _add_new_takes(project: Project, model: Any, state: JobState, take_ids: Sequ
     continued_from = None
     if info["kind"] == "continue":
         continued_from = int(source.get("continued_from_tokens", 0)) * hop / sr
+    for take_id in take_ids:
+        if take_id in project:  # made by an earlier, killed finish: completed now
+            if project.take(take_id).job_id != state.job_id:
+                raise ValueError(f"take {take_id} exists already and was not made by job {state.job_id}")
+            project.remove_write_leftovers(take_id)
     missing = [i for i, take_id in enumerate(take_ids) if take_id not in project]
     if not missing:
         return

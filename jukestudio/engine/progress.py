@@ -37,9 +37,9 @@ class Progress:
 
     job_id: str
     level: int
-    window: int  # index of the window being sampled at this level (0-based)
+    window: int  # index of the window being sampled at this level (0-based) = its windows saved so far
     n_windows: int  # windows at this level
-    tokens_done: int  # tokens sampled so far in the whole job
+    tokens_done: int  # tokens sampled so far in the whole job (incl. the window in flight, not yet saved)
     tokens_total: int  # tokens the whole job will sample
     tokens_per_s: float  # measured speed (recent average)
     eta_s: float | None  # seconds left, from measured speed; None until measured

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from jukestudio.atomic import atomic_write_text
+from jukestudio.atomic import atomic_write_text, is_temp_leftover
 from jukestudio.engine import device as devices
 from jukestudio.engine.decode import module_device, preview_audio
 from jukestudio.engine.finish import finish_job, open_project_of
@@ -131,9 +131,17 @@ def _run_sampling(
     def on_window(window: Window, codes: list[torch.Tensor]) -> None:
         state.codes = [c.detach().to("cpu") for c in codes]
         state.rng_state = generator.get_state()
+        saved_progress = state.info["progress"]
+        _update_progress(state, full_plan, tracker, finished=window)
+        try:
+            state.save()
+        except BaseException:
+            state.info["progress"] = saved_progress  # the failure record must not count this window
+            raise
+        # "done" in progress means saved: the tracker counts the window (and later reports count it)
+        # only once its codes, RNG state and job.json are on disk. Counting it first would let a
+        # failed save record (and report) a window that a resume has to sample again.
         tracker.window_finished(window, n)
-        _update_progress(state, full_plan, tracker)
-        state.save()
         cancel.raise_if_cancelled()
 
     def on_message(text: str) -> None:
@@ -166,7 +174,8 @@ def _run_sampling(
             compile=settings.compile,
         )
     state.codes = [c.detach().to("cpu") for c in codes]
-    take_ids = finish_job(state, model, project)
+    take_ids = _finish_into_takes(state, model, project)
+    # only now, with every take durable, is the job done (docs/architecture.md, "Finishing a job")
     state.info["take_ids"] = list(take_ids)
     state.set_status("done", "")
     _update_progress(state, full_plan, tracker)
@@ -174,6 +183,28 @@ def _run_sampling(
     state.save(tensors=False)
     tracker.finish()
     return JobResult(state.job_id, "done", list(take_ids), state.codes)
+
+
+def _finish_into_takes(state: JobState, model: Any, project: Project) -> list[str]:
+    """Write a sampled job's codes into its takes; the caller marks the job done only after this returns.
+
+    Finishing is idempotent, so a finish killed at any point is simply redone by ``resume`` from the
+    job's saved codes (the take ids are in job.json before any take is written; a take that exists is
+    completed, the leftover of a killed take write is replaced; every file is written atomically).
+    Any other failure (a take deleted meanwhile, a full disk) marks the job failed with the reason,
+    instead of leaving it "running" with nothing said; its codes stay saved for a resume by id.
+    """
+    try:
+        return finish_job(state, model, project)
+    except Exception as exc:  # Ctrl+C / SystemExit leave it "running": a plain `resume` redoes the finish
+        state.set_status(
+            "failed",
+            f"its results could not be written into the takes ({type(exc).__name__}: {exc}); "
+            "they are kept in the job: fix the cause and resume the job",
+        )
+        state.save(tensors=False)
+        logger.error("job %s: writing its takes failed: %s", state.job_id, exc)
+        raise
 
 
 @contextmanager
@@ -210,6 +241,8 @@ def _job_lock(folder: Path) -> Iterator[None]:
     if owner is not None and owner != os.getpid() and _process_alive(owner):
         raise RuntimeError(f"{folder}: this job is being run by process {owner}; wait for it or stop it first")
     atomic_write_text(lock, str(os.getpid()))
+    for leftover in (p for p in folder.iterdir() if is_temp_leftover(p) and p.is_file()):
+        leftover.unlink(missing_ok=True)  # a write of a killed owner (we hold the lock now)
     try:
         yield
     finally:
@@ -272,10 +305,18 @@ def _fit_batches(model: Any, settings: JobSettings, n: int, target: torch.device
     return replace(params, max_batch_size=sizes[0], lower_batch_size=sizes[1])
 
 
-def _update_progress(state: JobState, plan: dict[int, list[Window]], tracker: ProgressTracker) -> None:
-    info = progress_info(plan, state.codes[0].shape[0], tracker.windows_done)
-    info["tokens_done"] = tracker.tokens_done
-    info["fraction"] = tracker.fraction_of(tracker.tokens_done)
+def _update_progress(
+    state: JobState, plan: dict[int, list[Window]], tracker: ProgressTracker, finished: Window | None = None
+) -> None:
+    """job.json's progress from the tracker's counts, plus the ``finished`` window about to be saved."""
+    n = state.codes[0].shape[0]
+    windows_done, tokens_done = dict(tracker.windows_done), tracker.tokens_done
+    if finished is not None:
+        windows_done[finished.level] = windows_done.get(finished.level, 0) + 1
+        tokens_done = min(tokens_done + finished.new_tokens * n, tracker.tokens_total)
+    info = progress_info(plan, n, windows_done)
+    info["tokens_done"] = tokens_done
+    info["fraction"] = tracker.fraction_of(tokens_done)
     state.info["progress"] = info
 
 
@@ -329,7 +370,7 @@ def _run_preview(
             windows_done[levels[i]] = windows_done.get(levels[i], 0) + 1
             state.info["progress"] = preview_progress(levels, lengths, i + 1)
             state.save(tensors=False)
-    take_ids = finish_job(state, model, project)
+    take_ids = _finish_into_takes(state, model, project)  # a failing finish marks the job failed
     state.set_status("done", "")
     state.info["progress"] = preview_progress(levels, lengths, len(lengths))
     state.save(tensors=False)

@@ -38,8 +38,10 @@ class ProgressTracker:
         self._clock = clock
         self._history: deque[tuple[float, int]] = deque()
         self._last_fraction = self.fraction_of(self.tokens_done)
-        self._level = min(n_windows) if n_windows else 0
-        self._window = 0
+        # a resumed job starts its reports at the first level with windows left, counting the saved ones
+        unfinished = [lv for lv in sorted(n_windows) if self.windows_done.get(lv, 0) < n_windows[lv]]
+        self._level = unfinished[0] if unfinished else (max(n_windows) if n_windows else 0)
+        self._window = self.windows_done.get(self._level, 0)
 
     def fraction_of(self, tokens: int) -> float:
         return 1.0 if self.tokens_total == 0 else min(1.0, tokens / self.tokens_total)
@@ -87,6 +89,7 @@ class ProgressTracker:
         self._emit(min(self.tokens_done + in_window, self.tokens_total))
 
     def window_finished(self, window: Window, n_samples: int) -> None:
+        """Count a window as done: call it once the window is saved (reports then include it)."""
         self.windows_done[window.level] = self.windows_done.get(window.level, 0) + 1
         self.tokens_done = min(self.tokens_done + window.new_tokens * n_samples, self.tokens_total)
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from jukestudio.atomic import atomic_write_json
+from jukestudio.atomic import atomic_write_json, is_temp_leftover
 from jukestudio.project import store
 from jukestudio.project.commands import DeleteTakes, ReplaceSettings, SetTakeFields
 from jukestudio.project.errors import (
@@ -333,7 +333,7 @@ class Project:
             if parent_id is not None:
                 self.take(parent_id)
             take_id = check_take_id(take_id) if take_id else new_take_id()
-            if take_id in self._takes or self.take_dir(take_id).exists():
+            if take_id in self._takes or not self._reusable_take_dir(take_id):
                 raise ProjectError(f"{self.take_dir(take_id)}: a take with this id exists already")
             if continued_from_s is not None and continued_from_s < 0:
                 raise ValueError(f"continued_from_s must be ≥ 0, got {continued_from_s}")
@@ -353,6 +353,38 @@ class Project:
             self._takes[take.id] = take
         self._emit("take_added", (take.id,))
         return take
+
+    def _reusable_take_dir(self, take_id: str) -> bool:
+        """True when there is no folder for ``take_id``, or only the leftover of an add_take killed
+        before its take.json was renamed into place (nothing but temp files: take.json is a take's
+        first file). Such leftovers are removed, so finishing a killed job is never a dead end."""
+        folder = self.take_dir(take_id)
+        if not folder.exists():
+            return True
+        if not folder.is_dir() or self._remove_write_leftovers(folder):
+            return False
+        folder.rmdir()
+        log.info("removed the leftover of an interrupted take write: %s", folder)
+        return True
+
+    def remove_write_leftovers(self, take_id: str) -> None:
+        """Delete the temp files that writes killed before their rename left in a take's folder (the
+        engine calls it when it finishes a job into the take, under the job's lock)."""
+        with self._lock:
+            folder = self.take_dir(take_id)
+            if folder.is_dir():
+                self._remove_write_leftovers(folder)
+
+    @staticmethod
+    def _remove_write_leftovers(folder: Path) -> list[Path]:
+        """Remove atomic-write temp files from ``folder``; returns the other entries."""
+        kept = []
+        for entry in list(folder.iterdir()):
+            if is_temp_leftover(entry) and entry.is_file():
+                entry.unlink(missing_ok=True)
+            else:
+                kept.append(entry)
+        return kept
 
     def _default_name(self, parent_id: str | None) -> str:
         """ "Take 3" for a root, "Take 3.2" for a child; never the name of a sibling (after deletions)."""

@@ -112,6 +112,26 @@ def test_engine_writes_are_on_disk_at_once(project) -> None:
     assert torch.equal(again.read_codes(take.id)[0], torch.tensor([1, 2, 3]))
 
 
+def test_a_take_write_killed_before_its_first_rename_is_no_dead_end(project) -> None:
+    """A killed add_take leaves its folder holding only the temp file of take.json: adding the take
+    again replaces it; a folder with anything else in it is still refused."""
+    leftover = project.folder / "takes" / "t1"
+    leftover.mkdir()
+    (leftover / ".take.json.k2j_9x0a.tmp").write_text('{"half')
+    reopened = Project.open(project.folder)
+    assert any("t1" in p for p in reopened.problems)
+    take = reopened.add_take(take_id="t1")
+    assert [p.name for p in leftover.iterdir()] == ["take.json"]
+    assert Project.open(project.folder).take("t1").name == take.name
+
+    busy = project.folder / "takes" / "t2"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(ProjectError, match="exists already"):
+        project.add_take(take_id="t2")
+    assert (busy / "notes.txt").read_text() == "mine"
+
+
 def test_bad_codes_are_refused(project) -> None:
     take = project.add_take()
     with pytest.raises(ValueError, match="1-D"):
