@@ -122,7 +122,7 @@ def create_job(
     )  # fmt: skip
     state = JobState(folder, info, [c.detach().cpu().long() for c in codes], labels, None, dict(extra or {}))
     state.save()
-    logger.info("created %s job %s in %s", kind, job_id, folder)
+    logger.info("created %s job %s in %s", kind, info["id"], folder)
     return state
 
 
@@ -195,7 +195,7 @@ def create_preview_job(
     extra = {f"take_{i}": row for i, row in enumerate(rows)}
     state = JobState(folder, info, empty, [e.clone() for e in empty], None, extra)
     state.save()
-    logger.info("created preview job %s in %s", job_id, folder)
+    logger.info("created preview job %s in %s", info["id"], folder)
     return state
 
 

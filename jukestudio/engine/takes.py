@@ -17,6 +17,7 @@ import torch
 
 from jukestudio.engine import jobs
 from jukestudio.engine.state import JobState
+from jukestudio.levels import LEVEL_KEYS
 from jukestudio.model import sample_loop
 from jukestudio.model.config import JukeboxConfig
 from jukestudio.project import Project, ProjectSettings
@@ -31,6 +32,25 @@ def labels_for(config: JukeboxConfig, settings: ProjectSettings) -> list[torch.T
 
     tokenizer = JukeboxTokenizer.for_config(config)
     return list(tokenizer(artist=settings.artist, genres=settings.genres, lyrics=settings.lyrics)["input_ids"])
+
+
+def _conditioning(config: JukeboxConfig, settings: ProjectSettings) -> dict[str, Any]:
+    from jukestudio.engine import conditioning
+
+    return conditioning.record(conditioning.analyse(config, settings), settings)
+
+
+def job_record(state: JobState) -> dict[str, Any]:
+    """One entry of a take's job history (take.extra["jobs"]): which job, seed, levels and region."""
+    source = state.info.get("source", {})
+    region = source.get("region_s")
+    return {
+        "id": state.job_id,
+        "kind": state.info["kind"],
+        "seed": int(state.settings.get("seed", 0)),
+        "levels": [LEVEL_KEYS[p] for p in state.settings.get("levels", [])],
+        "region_s": list(region) if region else None,
+    }
 
 
 def _seed(settings: ProjectSettings, seed: int | None) -> int:
@@ -104,7 +124,11 @@ def create_compose(
         labels=labels_for(config, settings),
         settings=sampling,
         take_ids=[new_take_id() + f"{i:02d}" for i in range(n)],
-        source={"parent_id": prompt_take_id, "prompt_tokens": codes[0].shape[1]},
+        source={
+            "parent_id": prompt_take_id,
+            "prompt_tokens": codes[0].shape[1],
+            "conditioning": _conditioning(config, settings),
+        },
         extra=extra,
     )
 
@@ -146,7 +170,11 @@ def create_continue(
         labels=labels_for(config, settings),
         settings=sampling,
         take_ids=[new_take_id() + f"{i:02d}" for i in range(n)],
-        source={"parent_id": take_id, "continued_from_tokens": top.numel()},
+        source={
+            "parent_id": take_id,
+            "continued_from_tokens": top.numel(),
+            "conditioning": _conditioning(config, settings),
+        },
     )
 
 
@@ -183,10 +211,15 @@ def create_upsample(
     top = torch.stack(tops)
     first, last = 0, top.shape[1]
     if region_s is not None:
+        if not region_s[0] < region_s[1]:
+            raise ValueError(f"the region's start {region_s[0]:g} s must come before its end {region_s[1]:g} s")
         first = max(0, int(region_s[0] * sr) // hop)
         last = min(top.shape[1], -(-int(region_s[1] * sr) // hop))
         if last <= first:
-            raise ValueError(f"the region {region_s} s lies outside the takes")
+            raise ValueError(
+                f"the region {region_s[0]:g}–{region_s[1]:g} s lies outside the takes "
+                f"(0–{top.shape[1] * hop / sr:g} s)"
+            )
     codes = _empty(len(config.prior_configs), len(take_ids))
     codes[0] = top[:, first:last].contiguous()
     if region_s is None:  # lower levels a prompt left behind (status "partial") are continued, not redone
@@ -214,7 +247,11 @@ def create_upsample(
         labels=labels_for(config, settings),
         settings=sampling,
         take_ids=list(take_ids),
-        source={"region_tokens": [first, last] if region_s is not None else None},
+        source={
+            "region_tokens": [first, last] if region_s is not None else None,
+            "region_s": [first * hop / sr, last * hop / sr] if region_s is not None else None,
+            "conditioning": _conditioning(config, settings),
+        },
     )
 
 
@@ -293,7 +330,12 @@ def finish_job(state: JobState, model: Any, project: Project | None = None) -> l
                     seed=seed,
                     duration_s=duration,
                     job_id=state.job_id,
-                    extra={"batch_index": i, "model": info.get("model")},
+                    extra={
+                        "batch_index": i,
+                        "model": info.get("model"),
+                        "conditioning": source.get("conditioning"),
+                        "jobs": [job_record(state)],
+                    },
                     take_id=take_id,
                 )
             for level, level_codes in enumerate(codes):
@@ -307,8 +349,12 @@ def finish_job(state: JobState, model: Any, project: Project | None = None) -> l
         for i, take_id in enumerate(take_ids):
             for level in state.settings["levels"]:
                 project.write_codes(take_id, level, codes[level][i], complete=region is None)
-            # the take points at this job; its job.json "source" holds the region (top-level tokens)
-            project.update_take(take_id, job_id=state.job_id)
+            # the take keeps the job that made it (job_id); every later job joins its history
+            extra = dict(project.take(take_id).extra)
+            history = list(extra.get("jobs") or [])
+            if state.job_id not in {entry.get("id") for entry in history if isinstance(entry, dict)}:
+                extra["jobs"] = [*history, job_record(state)]
+                project.update_take(take_id, extra=extra)
     elif kind != "preview":
         raise ValueError(f"job {state.job_id}: unknown kind {kind!r}")
     return take_ids

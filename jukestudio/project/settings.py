@@ -7,13 +7,14 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from jukestudio.levels import LEVEL_KEYS
 from jukestudio.project.errors import ProjectCorruptError
 
 log = logging.getLogger(__name__)
 
 N_LEVELS = 3
-LEVEL_NAMES = ("coarse", "level1", "full")
-"""Prior order: prior 0 (top, hop 128) gives the coarse take, prior 2 (bottom, hop 8) the full one."""
+LEVEL_NAMES = LEVEL_KEYS
+"""Prior order: prior 0 (top, hop 128) gives the preview, prior 2 (bottom, hop 8) the full quality."""
 
 
 @dataclass

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from jukestudio.levels import OLD_KEYS
 from jukestudio.project.errors import ProjectCorruptError
 from jukestudio.project.settings import LEVEL_NAMES, N_LEVELS, ProjectSettings
 
@@ -126,6 +127,8 @@ class Take:
             if parent is not None:
                 check_take_id(parent)
             status = data.get("status") or {}
+            if isinstance(status, dict):  # take.json files written before the level vocabulary
+                status = {OLD_KEYS.get(k, k): v for k, v in status.items()}
             if not isinstance(status, dict) or any(status.get(n, "empty") not in LEVEL_STATES for n in LEVEL_NAMES):
                 raise ValueError(f"status must map {', '.join(LEVEL_NAMES)} to one of {', '.join(LEVEL_STATES)}")
             trim = data.get("trim")
