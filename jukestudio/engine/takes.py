@@ -17,7 +17,7 @@ import torch
 
 from jukestudio.engine import jobs
 from jukestudio.engine.state import JobState
-from jukestudio.levels import LEVEL_KEYS
+from jukestudio.levels import LEVEL_KEYS, level_label
 from jukestudio.model import sample_loop
 from jukestudio.model.config import JukeboxConfig
 from jukestudio.project import Project, ProjectSettings
@@ -189,7 +189,7 @@ def create_upsample(
     device: str | None = None,
     compile: bool = False,
 ) -> JobState:
-    """Levels 1 and 0 (prior levels 1, 2) for the chosen takes, batched; optionally a time region only.
+    """Middle and Full quality (prior levels 1, 2) for the chosen takes, batched; optionally a time region only.
 
     A region is rounded outwards to whole top-level tokens; its codes are sampled as their own
     sequence placed at the region's offset in the song (timing and lyric labels).
@@ -269,7 +269,7 @@ def create_preview(
         if not 0 <= chosen < len(codes):
             raise ValueError(f"take {take_id}: no prior level {chosen}")
         if codes[chosen] is None or codes[chosen].numel() == 0:
-            raise ValueError(f"take {take_id} has no codes at level {chosen}")
+            raise ValueError(f"take {take_id} has no {level_label(chosen)} codes")
         rows.append(codes[chosen])
         levels.append(chosen)
     return jobs.create_preview_job(
@@ -375,7 +375,7 @@ def preview_take(project: Project, model: Any, take_id: str, level: int = 0) -> 
     """Decode one level of a take, cache it in the project and return it (float32 mono)."""
     codes = project.read_codes(take_id)[level]
     if codes is None or codes.numel() == 0:
-        raise ValueError(f"take {take_id} has no codes at level {level}")
+        raise ValueError(f"take {take_id} has no {level_label(level)} codes")
     audio = jobs.preview_audio(model, codes.reshape(1, -1).to(jobs.module_device(model.vqvae)), level=level)[0].numpy()
     project.write_preview(take_id, audio.astype(np.float32), prior_level=level)
     return audio

@@ -230,3 +230,17 @@ def test_readme_first_command_mentions_portaudio_for_playback() -> None:
     text = README.read_text(encoding="utf-8")
     first_block = text.index("```sh")
     assert "libportaudio2" in text[:first_block].split("## Set-up")[1]
+
+
+def test_a_job_that_cannot_run_is_marked_failed_with_the_reason(tmp_path, capsys) -> None:
+    project = new_project(tmp_path / "song")
+    state = takes.create_compose(project, tiny_model().config, seed=3, device="cpu")
+    job_file = state.folder / "job.json"
+    info = json.loads(job_file.read_text())
+    info["settings"]["precision"] = "fp64"  # written by a newer jukestudio, say
+    job_file.write_text(json.dumps(info))
+    assert main(["resume", str(project.folder), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: job {state.job_id} failed: unknown precision" in err and "Traceback" not in err
+    info = json.loads(job_file.read_text())
+    assert info["status"] == "failed" and "unknown precision 'fp64'" in info["message"]
