@@ -241,9 +241,14 @@ def _update_settings(project: Any, changes: dict[str, Any]) -> None:
     project.save()
     for key, value in changes.items():
         sys.stderr.write(
-            f"project setting {key} changed: {getattr(before, key)!r} -> {value!r} "
+            f"project setting {key} changed: {_short(getattr(before, key))} -> {_short(value)} "
             f"(set it back with {checks.FLAG_OF_SETTING[key]})\n"
         )
+
+
+def _short(value: Any, most: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _continue(args: argparse.Namespace) -> int:
