@@ -51,10 +51,8 @@ def exported_level_info(project: Project, take_id: str, level: int) -> dict[str,
     ``offset_s`` (where the exported audio starts in the take) say so.
     """
     take = project.take(take_id)
-    region = None
-    for entry in take.extra.get("jobs") or []:  # the latest upsample that wrote this level decides
-        if isinstance(entry, dict) and entry.get("kind") == "upsample" and LEVEL_KEYS[level] in entry.get("levels", []):
-            region = entry.get("region_s")
+    job = take.job_for_level(level)
+    region = job.get("region_s") if job else None
     partial = take.level_status(level) == "partial"
     return {
         "exported_level": LEVEL_KEYS[level],

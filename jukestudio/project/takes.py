@@ -94,6 +94,16 @@ class Take:
         done = [p for p in range(N_LEVELS) if self.level_status(p) == "done"]
         return max(done) if done else None
 
+    def job_for_level(self, prior_level: int) -> dict[str, Any] | None:
+        """The entry of ``extra["jobs"]`` (the take's job history) of the latest job that sampled this
+        level: id, kind, seed, levels, region_s. None for takes written before the history existed."""
+        key = LEVEL_NAMES[prior_level]
+        found = None
+        for entry in self.extra.get("jobs") or []:
+            if isinstance(entry, dict) and key in (entry.get("levels") or []):
+                found = entry
+        return found
+
     def copy(self, **changes: Any) -> Take:
         return replace(self, **{"status": dict(self.status), "extra": dict(self.extra), **changes})
 
