@@ -49,12 +49,23 @@ class ExportReport:
     def peak_dbfs(self) -> float:
         return float(20 * np.log10(self.peak)) if self.peak > 0 else float("-inf")
 
+    @property
+    def peak_after_gain(self) -> float:
+        """Largest absolute sample value as written (after normalisation's gain, before clamping)."""
+        return self.peak * float(10 ** (self.gain_db / 20))
+
+    @property
+    def peak_after_gain_dbfs(self) -> float:
+        return float(20 * np.log10(self.peak_after_gain)) if self.peak > 0 else float("-inf")
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("path")
         data.pop("sidecar_path")
         data["clipped_fraction"] = self.clipped_fraction
         data["peak_dbfs"] = self.peak_dbfs if self.peak > 0 else None
+        data["peak_after_gain"] = self.peak_after_gain
+        data["peak_after_gain_dbfs"] = self.peak_after_gain_dbfs if self.peak > 0 else None
         return data
 
 

@@ -16,7 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from jukestudio.cli import checks
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
+from jukestudio.engine.state import RESUMABLE, UNFINISHED, read_jobs
+from jukestudio.levels import LEVEL_KEYS, level_label, parse_level, parse_levels
 
 EXIT_CANCELLED = 130
 
@@ -28,10 +31,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     _project_arg(compose)
     compose.add_argument("--takes", type=int, help="how many takes side by side (default: project setting)")
-    compose.add_argument("--seconds", type=float, help="take length in seconds (default: project setting)")
+    compose.add_argument(
+        "--seconds",
+        type=float,
+        help="seconds to sample (default: project setting); with --prompt they follow the prompt, so a take "
+        "lasts the prompt plus these seconds",
+    )
     compose.add_argument("--prompt", type=Path, help="audio file to continue (encoded at every level)")
-    compose.add_argument("--upsample", action="store_true", help="also run both upsamplers (full quality)")
-    _new_project_args(compose)
+    compose.add_argument("--upsample", action="store_true", help="also sample Middle and Full quality")
+    _project_settings_args(compose)
     _sampling_args(compose)
     _run_args(compose)
     _compile_arg(compose)
@@ -42,16 +50,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     cont.add_argument("take", help="id of the take to continue")
     cont.add_argument("--variations", type=int, help="how many variations (default: project's takes)")
     cont.add_argument("--seconds", type=float, help="seconds to add (default: project's take length)")
+    _strict_arg(cont)
     _sampling_args(cont)
     _run_args(cont)
     _compile_arg(cont)
     cont.set_defaults(handler=_continue)
 
-    up = commands.add_parser("upsample", help="upsample takes to full quality", description=_doc("upsample"))
+    up = commands.add_parser("upsample", help="upsample takes to Full quality", description=_doc("upsample"))
     _project_arg(up)
     up.add_argument("takes", nargs="+", help="ids of the takes (same length) to upsample together")
     up.add_argument("--region", nargs=2, type=float, metavar=("START_S", "END_S"), help="only this time region")
-    up.add_argument("--levels", default="1,2", help="prior levels to sample (default 1,2 = both upsamplers)")
+    up.add_argument(
+        "--levels",
+        default="middle,full",
+        help="qualities to sample: middle, full or middle,full (default); Full quality is made from the Middle",
+    )
+    _strict_arg(up)
     _sampling_args(up)
     _run_args(up)
     _compile_arg(up)
@@ -59,14 +73,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     resume = commands.add_parser("resume", help="finish jobs a closed or killed run left", description=_doc("resume"))
     _project_arg(resume)
-    resume.add_argument("job", nargs="?", help="job id (default: every queued or running job)")
+    resume.add_argument(
+        "job", nargs="?", help="job id (default: every queued or running job, and cancelled ones with saved windows)"
+    )
     _run_args(resume, seed=False)
     resume.set_defaults(handler=_resume)
 
     export = commands.add_parser("export", help="write a take as a WAV file", description=_doc("export"))
     _project_arg(export)
     export.add_argument("take", help="id of the take")
-    export.add_argument("--level", type=int, help="prior level to decode (default: the best finished one)")
+    export.add_argument("--level", help="quality to decode: preview, middle or full (default: the best finished one)")
     export.add_argument("-o", "--output", type=Path, help="WAV file (default: PROJECT_DIR/exports/<take>.wav)")
     export.add_argument("--normalise", action="store_true", help="scale the peak to -1 dBFS")
     export.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
@@ -75,10 +91,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _doc(command: str) -> str:
     return {
-        "compose": "Sample new takes into the project. Creates the project when --model is given and the folder "
-        "has none.",
+        "compose": "Sample new takes into the project (Preview quality; with --upsample also Middle and Full). "
+        "Creates the project when --model is given and the folder has none; on an existing project the project "
+        "flags (--model, --artist, --genre, --lyrics, --lyrics-file, --total-seconds) change its settings.",
         "continue": "Extend a take by some seconds into several variations (new child takes).",
-        "upsample": "Run the upsamplers on chosen takes (levels 1 and 0 of the original), optionally a region.",
+        "upsample": "Sample the Middle and Full quality of chosen takes (the upsamplers), optionally a region.",
         "resume": "Continue unfinished jobs exactly where they stopped (same codes as an uninterrupted run).",
         "export": "Decode a take and write it as a WAV file with a JSON sidecar.",
     }[command]
@@ -88,14 +105,26 @@ def _project_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("project", type=Path, metavar="PROJECT_DIR", help="the project folder")
 
 
-def _new_project_args(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("new project (when PROJECT_DIR has none)")
+def _project_settings_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "project settings (a new project starts with them; on an existing one they change its settings)"
+    )
     group.add_argument("--model", help="model name in the store, or a model folder")
-    group.add_argument("--artist", default="unknown")
+    group.add_argument("--artist", help="artist to condition on (default: unknown)")
     group.add_argument("--genre", action="append", dest="genres", help="genre (repeat for several)")
-    group.add_argument("--lyrics", default="", help="lyrics text")
+    group.add_argument("--lyrics", help="lyrics text")
     group.add_argument("--lyrics-file", type=Path, help="read the lyrics from a UTF-8 text file")
     group.add_argument("--total-seconds", type=float, help="declared length of the whole song")
+    _strict_arg(parser)
+
+
+def _strict_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse to sample when the model does not know the artist or a genre, or drops or rewrites lyric "
+        "characters (these are printed as notes otherwise)",
+    )
 
 
 def _run_args(parser: argparse.ArgumentParser, seed: bool = True) -> None:
@@ -112,14 +141,14 @@ def _sampling_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--top-p", type=float, metavar="P", help="draw only from the most likely tokens reaching P")
 
 
-def _job_settings(project: Any, args: argparse.Namespace) -> Any:
+def _job_settings(settings: Any, args: argparse.Namespace) -> Any:
     """The project's settings with this command's filters; recorded in the job and its takes (the
     project's own settings are left as they are)."""
     changes = {k: v for k, v in (("top_k", args.top_k), ("top_p", args.top_p)) if v is not None}
     try:
-        return project.settings.copy(**changes)
+        return settings.copy(**changes)
     except ValueError as exc:
-        raise SystemExit(f"jukestudio-cli: {exc}") from None
+        raise checks.UsageError(str(exc)) from None
 
 
 def _compile_arg(parser: argparse.ArgumentParser) -> None:
@@ -132,13 +161,38 @@ def _compile_arg(parser: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------------- commands
+# Every command checks its arguments, paths, ids and the project first (no torch), then the device,
+# and only then creates anything or loads a model.
+
+
+def _run_checks(args: argparse.Namespace) -> None:
+    checks.device_syntax(args.device)
+    checks.count(getattr(args, "threads", None), "--threads", most=1024)
+    if getattr(args, "seed", None) is not None and not 0 <= args.seed < 2**63:
+        raise checks.UsageError(f"--seed must be a whole number ≥ 0, got {args.seed}")
 
 
 def _compose(args: argparse.Namespace) -> int:
+    _run_checks(args)
+    checks.count(args.takes, "--takes")
+    checks.positive(args.seconds, "--seconds")
+    checks.positive(args.total_seconds, "--total-seconds")
+    checks.existing_file(args.prompt, "--prompt")
+    project, settings, changes = _project_for_compose(args)
+    job_settings = _job_settings(settings, args)  # filters checked before anything is created
+    config = checks.model_config(settings.model)
+    checks.conditioning(config, settings, args.strict)
+    levels = (0, 1, 2) if args.upsample else (0,)
+    checks.check_durations(config, settings, args.seconds, checks.prompt_tokens(args.prompt, config), levels)
+    checks.check_device(args.device)
+
+    if project is None:
+        project = _create_project(args.project, settings)
+    elif changes:
+        _update_settings(project, changes)
     from jukestudio.engine import jobs
 
-    project = _open_or_create(args)
-    model = _load_model(project.settings.model, args)
+    model = _load_model(settings.model, args)
     prompt = None
     if args.prompt is not None:
         from jukestudio.audio.io import load_prompt
@@ -151,78 +205,250 @@ def _compose(args: argparse.Namespace) -> int:
         seconds=args.seconds,
         prompt=prompt,
         prompt_name=args.prompt.name if args.prompt is not None else "prompt",
-        levels=(0, 1, 2) if args.upsample else (0,),
+        levels=levels,
         seed=args.seed,
         device=args.device,
         compile=args.compile,
-        settings=_job_settings(project, args),
+        settings=job_settings,
     )
-    return _run(project, model, [state.folder], args)
+    return _run(project, {settings.model: model}, [state.folder], args)
+
+
+def _project_for_compose(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
+    """(the open project or None, the settings to sample with, the settings the flags change)."""
+    from jukestudio.project import ProjectSettings
+    from jukestudio.project.store import PROJECT_FILE
+
+    changes = checks.settings_changes(args)
+    if (args.project / PROJECT_FILE).exists():
+        project = _open(args.project)
+        current = project.settings
+        changes = {k: v for k, v in changes.items() if getattr(current, k) != v}
+        return project, _settings_with(current, changes), changes
+    if args.project.exists() and (not args.project.is_dir() or any(args.project.iterdir())):
+        raise checks.UsageError(f"{args.project}: not a project and not empty; give a new or empty folder")
+    if "model" not in changes:
+        raise checks.UsageError(
+            f"{args.project}: not a project yet; give --model (and --artist, --genre, --lyrics) to create it"
+        )
+    fresh = {"n_takes": args.takes, "take_length_s": args.seconds}
+    return None, _settings_with(ProjectSettings(), {**changes, **{k: v for k, v in fresh.items() if v}}), changes
+
+
+def _settings_with(settings: Any, changes: dict[str, Any]) -> Any:
+    try:
+        return settings.copy(**changes)
+    except ValueError as exc:
+        flags = [f for key, f in checks.FLAG_OF_SETTING.items() if key in str(exc)]
+        raise checks.UsageError(f"{exc} (fix it with {flags[0]})" if flags else str(exc)) from None
+
+
+def _create_project(folder: Path, settings: Any) -> Any:
+    from jukestudio.project import Project
+
+    project = Project.create(folder, settings)
+    sys.stderr.write(f"created project {folder}\n")
+    return project
+
+
+def _update_settings(project: Any, changes: dict[str, Any]) -> None:
+    """Flags given on an existing project change its settings: one undoable step (the window's
+    ReplaceSettings command), saved, and reported with the old values so it can be changed back."""
+    before = project.settings
+    project.update_settings(**changes)
+    project.save()
+    for key, value in changes.items():
+        sys.stderr.write(
+            f"project setting {key} changed: {_short(getattr(before, key))} -> {_short(value)} "
+            f"(set it back with {checks.FLAG_OF_SETTING[key]})\n"
+        )
+
+
+def _short(value: Any, most: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _continue(args: argparse.Namespace) -> int:
+    _run_checks(args)
+    checks.count(args.variations, "--variations")
+    checks.positive(args.seconds, "--seconds")
+    project = _open(args.project)
+    take = project.take(args.take)
+    if take.level_status(0) == "empty":
+        raise checks.UsageError(f"take {take.id} has no Preview quality codes to continue")
+    job_settings = _job_settings(project.settings, args)
+    config = checks.model_config(project.settings.model, "the project's model (change it with compose --model)")
+    checks.conditioning(config, project.settings, args.strict)
+    checks.check_device(args.device)
     from jukestudio.engine import jobs
 
-    project = _open(args.project)
     model = _load_model(project.settings.model, args)
     state = jobs.create_continue(
         project, model, args.take, n_variations=args.variations, seconds=args.seconds, seed=args.seed,
-        device=args.device, compile=args.compile, settings=_job_settings(project, args),
+        device=args.device, compile=args.compile, settings=job_settings,
     )  # fmt: skip
-    return _run(project, model, [state.folder], args)
+    return _run(project, {project.settings.model: model}, [state.folder], args)
 
 
 def _upsample(args: argparse.Namespace) -> int:
+    _run_checks(args)
+    try:
+        levels = parse_levels(args.levels)
+    except ValueError as exc:
+        raise checks.UsageError(f"--levels {args.levels}: {exc}") from None
+    if 0 in levels:
+        raise checks.UsageError("--levels: the Preview quality is sampled by compose and continue; choose middle, full")
+    if args.region is not None and not args.region[0] < args.region[1]:
+        raise checks.UsageError(
+            f"--region {args.region[0]:g} {args.region[1]:g}: the start must come before the end "
+            f"(--region {args.region[1]:g} {args.region[0]:g}?)"
+        )
+    if args.region is not None and args.region[0] < 0:
+        raise checks.UsageError(f"--region {args.region[0]:g} {args.region[1]:g}: the start must be ≥ 0 s")
+    project = _open(args.project)
+    chosen = [project.take(t) for t in args.takes]
+    for take in chosen:
+        if take.level_status(0) == "empty":
+            raise checks.UsageError(f"take {take.id} has no Preview quality codes to upsample")
+        if args.region is not None and args.region[0] >= take.duration_s > 0:
+            raise checks.UsageError(
+                f"--region {args.region[0]:g} {args.region[1]:g}: starts after the end of take {take.id} "
+                f"({take.duration_s:g} s)"
+            )
+    if 1 not in levels:  # Full quality is sampled from the Middle: it must be there, whole
+        lacking = [t.id for t in chosen if t.level_status(1) != "done" or args.region is not None]
+        if lacking:
+            raise checks.UsageError(
+                f"Full quality is made from the Middle quality, which {'take ' + lacking[0]} lacks"
+                f"{' for a region' if args.region is not None else ''}: upsample the middle level first "
+                f"(--levels middle,full, or --levels middle)"
+            )
+    job_settings = _job_settings(project.settings, args)
+    config = checks.model_config(project.settings.model, "the project's model (change it with compose --model)")
+    checks.conditioning(config, project.settings, args.strict)
+    checks.check_device(args.device)
     from jukestudio.engine import jobs
 
-    project = _open(args.project)
     model = _load_model(project.settings.model, args)
-    levels = tuple(int(x) for x in args.levels.split(","))
     state = jobs.create_upsample(
         project, model, args.takes, region_s=tuple(args.region) if args.region else None, levels=levels,
-        seed=args.seed, device=args.device, compile=args.compile, settings=_job_settings(project, args),
+        seed=args.seed, device=args.device, compile=args.compile, settings=job_settings,
     )  # fmt: skip
-    return _run(project, model, [state.folder], args)
+    return _run(project, {project.settings.model: model}, [state.folder], args)
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from jukestudio.engine.state import RESUMABLE, jobs_dir, read_job_info, unfinished_job_ids
-
+    _run_checks(args)
     project = _open(args.project)
+    records, problems = read_jobs(project.folder)
+    by_id = {r.id: r for r in records}
     if args.job:
-        folder = jobs_dir(project.folder) / args.job
-        status = read_job_info(folder)["status"]
-        if status not in RESUMABLE:
-            sys.stderr.write(f"job {args.job} is {status}; nothing to resume\n")
+        if args.job not in by_id:
+            why = next((p for p in problems if args.job in p), None)
+            known = ", ".join(r.id for r in records[-5:]) or "none"
+            raise checks.UsageError(why or f"no job {args.job!r} in {project.folder} (its latest jobs: {known})")
+        record = by_id[args.job]
+        if record.status not in RESUMABLE:
+            sys.stderr.write(f"job {args.job} is {record.status}; nothing to resume\n")
             return 0
-        ids = [args.job]
+        chosen = [record]
     else:
-        ids = unfinished_job_ids(project.folder)
-        if not ids:
+        chosen = [r for r in records if r.status in UNFINISHED or (r.status == "cancelled" and _has_saved_work(r))]
+        if not chosen:
             sys.stderr.write("no unfinished jobs in this project\n")
             return 0
-    model = _load_model(project.settings.model, args)
-    return _run(project, model, [jobs_dir(project.folder) / i for i in ids], args)
+    checks.check_device(args.device)
+    runnable = []
+    for record in chosen:
+        device = args.device or record.info.get("settings", {}).get("device")
+        if args.device is None and not checks.device_available(device):
+            _mark_device_gone(project, record, device)
+            continue
+        runnable.append(record)
+    if not runnable:
+        return 2
+    models = {}
+    for record in runnable:
+        name = record.info.get("model") or project.settings.model
+        if name not in models:
+            checks.model_config(name, f"job {record.id}'s model")
+            components = ("vqvae",) if record.kind == "preview" else None
+            models[name] = _load_model(name, args, components=components)
+    code = _run(project, models, [r.folder for r in runnable], args)
+    return code or (2 if len(runnable) < len(chosen) else 0)
+
+
+def _has_saved_work(record: Any) -> bool:
+    """A cancelled job that kept finished windows (or decoded takes): what Ctrl+C promises to resume."""
+    progress = record.info.get("progress") or {}
+    levels = progress.get("levels") or {}
+    return bool(progress.get("tokens_done") or progress.get("takes_done")) or any(
+        isinstance(v, dict) and v.get("windows_done") for v in levels.values()
+    )
+
+
+def _mark_device_gone(project: Any, record: Any, device: str | None) -> None:
+    """A job saved for a device this machine lacks: marked failed with the reason and the way out."""
+    from jukestudio.engine.state import JobState
+
+    reason = (
+        f"its device {device} is not available on this machine; resume it on another with: "
+        f"jukestudio-cli resume {project.folder} {record.id} --device cpu"
+    )
+    state = JobState.load(record.folder)
+    state.set_status("failed", reason)
+    state.save(tensors=False)
+    sys.stderr.write(f"error: job {record.id}: {reason}\n")
 
 
 def _export(args: argparse.Namespace) -> int:
-    from jukestudio.audio.export import export_wav
-    from jukestudio.engine.decode import preview_take
-
+    checks.device_syntax(args.device)
     project = _open(args.project)
     take = project.take(args.take)
-    level = args.level if args.level is not None else take.best_level
-    if level is None:
-        sys.stderr.write(f"take {take.id} has no finished level to export\n")
-        return 1
+    if args.level is not None:
+        try:
+            level = parse_level(args.level)
+        except ValueError as exc:
+            raise checks.UsageError(f"--level {args.level}: {exc}") from None
+        if take.level_status(level) == "empty":
+            have = [LEVEL_KEYS[p] for p in range(len(LEVEL_KEYS)) if take.level_status(p) != "empty"]
+            raise checks.UsageError(
+                f"take {take.id} has no {level_label(level)} yet; choose --level {' or '.join(have) or 'another'}"
+                + (" or upsample it first" if level else "")
+            )
+    else:
+        level = take.best_level
+        if level is None:
+            raise checks.UsageError(f"take {take.id} has no finished level to export")
+    out = args.output or project.folder / "exports" / f"{take.id}.wav"
+    checks.writable_output(out, "--output")
+    checks.model_config(project.settings.model, "the project's model (change it with compose --model)")
+    checks.check_device(args.device)
+    from jukestudio.audio.export import export_wav
+    from jukestudio.engine.decode import preview_take
+    from jukestudio.project.export import exported_level_info
+
     model = _load_model(project.settings.model, args, components=("vqvae",))
     audio = preview_take(project, model, take.id, level)
-    out = args.output or project.folder / "exports" / f"{take.id}.wav"
     sidecar = project.export_metadata(take.id)
-    sidecar["prior_level"] = level
-    export_wav(out, audio, normalise=args.normalise, sidecar=sidecar)
-    sys.stderr.write(f"wrote {out}\n")
+    sidecar.update(exported_level_info(project, take.id, level))
+    report = export_wav(out, audio, normalise=args.normalise, sidecar=sidecar)
+    sys.stderr.write(f"wrote {out} ({level_label(level)}{_coverage_note(take, level, sidecar)})\n")
+    if args.normalise:
+        sys.stderr.write(f"  gain {report.gain_db:+.1f} dB, peak now {report.peak_after_gain_dbfs:.1f} dBFS\n")
     return 0
+
+
+def _coverage_note(take: Any, level: int, sidecar: dict[str, Any]) -> str:
+    region = sidecar.get("region_s")
+    note = f", only {region[0]:.2f}–{region[1]:.2f} s of the take" if region else ""
+    better = [p for p in range(level + 1, len(LEVEL_KEYS)) if take.level_status(p) == "partial"]
+    if better:
+        note += f"; {level_label(better[-1])} exists only in part: export it with --level {LEVEL_KEYS[better[-1]]}"
+    elif level < len(LEVEL_KEYS) - 1 and take.level_status(len(LEVEL_KEYS) - 1) == "empty":
+        note += "; not upsampled to Full quality yet"
+    return note
 
 
 # ---------------------------------------------------------------------- helpers
@@ -232,25 +458,6 @@ def _open(folder: Path) -> Any:
     from jukestudio.project import Project
 
     return Project.open(folder)
-
-
-def _open_or_create(args: argparse.Namespace) -> Any:
-    from jukestudio.project import Project, ProjectSettings
-    from jukestudio.project.store import PROJECT_FILE
-
-    if (args.project / PROJECT_FILE).exists():
-        return Project.open(args.project)
-    if not args.model:
-        raise SystemExit(f"{args.project}: not a project yet; give --model (and --artist, --genre, --lyrics)")
-    lyrics = args.lyrics_file.read_text(encoding="utf-8") if args.lyrics_file else args.lyrics
-    settings = ProjectSettings(model=args.model, artist=args.artist, genres=list(args.genres or []), lyrics=lyrics)
-    if args.total_seconds:
-        settings.total_length_s = args.total_seconds
-    if args.takes:
-        settings.n_takes = args.takes
-    if args.seconds:
-        settings.take_length_s = args.seconds
-    return Project.create(args.project, settings)
 
 
 def _load_model(name: str, args: argparse.Namespace, components: tuple[str, ...] | None = None) -> Any:
@@ -264,13 +471,16 @@ def _load_model(name: str, args: argparse.Namespace, components: tuple[str, ...]
     return load_model(name, components)
 
 
-def _run(project: Any, model: Any, folders: list[Path], args: argparse.Namespace) -> int:
+def _run(project: Any, models: dict[str, Any], folders: list[Path], args: argparse.Namespace) -> int:
     from jukestudio.engine.runner import run_job
+    from jukestudio.engine.state import read_job_info
 
     token = CancelToken()
     bar = ProgressBar(sys.stderr, quiet=getattr(args, "quiet", False))
     with _cancel_on_sigint(token):
         for folder in folders:
+            info = read_job_info(folder)
+            model = models.get(info.get("model")) or next(iter(models.values()))
             try:
                 result = run_job(folder, model=model, report=bar, cancel=token, device=args.device, project=project)
             except Cancelled:
@@ -280,9 +490,26 @@ def _run(project: Any, model: Any, folders: list[Path], args: argparse.Namespace
                     f"{folder.name}\n"
                 )
                 return EXIT_CANCELLED
+            except (ValueError, RuntimeError, OSError) as exc:
+                bar.close()
+                _mark_failed(folder, exc)
+                raise checks.UsageError(f"job {folder.name} failed: {exc}") from exc
             bar.close()
             sys.stdout.write(f"{result.job_id} done: takes {' '.join(result.take_ids)}\n")
     return 0
+
+
+def _mark_failed(folder: Path, exc: BaseException) -> None:
+    """A job that could not run is not left queued: failed, with the reason (resumable by id)."""
+    from jukestudio.engine.state import JobState
+
+    try:
+        state = JobState.load(folder)
+    except (ValueError, OSError):
+        return
+    if state.status in UNFINISHED:
+        state.set_status("failed", f"{type(exc).__name__}: {exc}")
+        state.save(tensors=False)
 
 
 @contextmanager
@@ -328,7 +555,8 @@ class ProgressBar:
         filled = round(p.fraction * self.width)
         eta = _clock(p.eta_s) if p.eta_s is not None else "--:--"
         line = (
-            f"\r[level {p.level} window {min(p.window + 1, p.n_windows)}/{p.n_windows}] "
+            f"\r[{level_label(p.level) if 0 <= p.level < len(LEVEL_KEYS) else f'level {p.level}'} "
+            f"window {min(p.window + 1, p.n_windows)}/{p.n_windows}] "
             f"{'#' * filled}{'.' * (self.width - filled)} {p.fraction * 100:5.1f}% "
             f"{p.tokens_per_s:7.1f} tok/s ETA {eta}"
         )

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from jukestudio import __version__
 from jukestudio.cli import jobs, models
 from jukestudio.logsetup import setup_logging
-from jukestudio.project.errors import ProjectError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,9 +37,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("cancelled\n")
         return 130
-    except (ValueError, OSError, ProjectError) as exc:
+    except Exception as exc:
         # Our errors (bad checkpoint, audio, config, project, duration) all say what is wrong and where;
-        # the traceback goes to the log file only.
+        # the traceback goes to the log file only. (The project package is imported here, not above:
+        # `--help` and `models list` need neither it nor numpy.)
+        from jukestudio.project.errors import ProjectError
+
+        if not isinstance(exc, (ValueError, OSError, ProjectError)):
+            raise
         logging.getLogger("jukestudio.cli").debug("command failed", exc_info=True)
         sys.stderr.write(f"error: {exc}\n")
         return 2

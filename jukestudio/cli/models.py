@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from jukestudio.model.config import PRESETS, ConfigError
 
 if TYPE_CHECKING:
-    from jukestudio.model.weights.store import ModelInfo
+    from jukestudio.model.weights.catalog import ModelInfo
 
 # The weights modules import torch and the model: loaded in the handlers, so `--help` stays quick.
 
@@ -107,7 +107,7 @@ def _describe(info: ModelInfo) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from jukestudio.model.weights.store import list_models
+    from jukestudio.model.weights.catalog import list_models
 
     models = list_models()
     if not models:

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from jukestudio.levels import level_label
+
 
 def module_device(module: torch.nn.Module) -> torch.device:
     for tensor in module.parameters():
@@ -25,7 +27,7 @@ def preview_take(project: Any, model: Any, take_id: str, level: int = 0) -> np.n
     """Decode one level of a take, cache it in the project and return it (float32 mono)."""
     codes = project.read_codes(take_id)[level]
     if codes is None or codes.numel() == 0:
-        raise ValueError(f"take {take_id} has no codes at level {level}")
+        raise ValueError(f"take {take_id} has no {level_label(level)} codes")
     audio = preview_audio(model, codes.reshape(1, -1).to(module_device(model.vqvae)), level=level)[0].numpy()
     project.write_preview(take_id, audio.astype(np.float32), prior_level=level)
     return audio

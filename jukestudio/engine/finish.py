@@ -20,6 +20,7 @@ import torch
 
 from jukestudio.engine.decode import module_device, preview_audio
 from jukestudio.engine.state import JobState
+from jukestudio.levels import LEVEL_KEYS
 from jukestudio.project import Project, ProjectSettings
 from jukestudio.project.takes import new_take_id
 
@@ -72,11 +73,28 @@ def finish_job(state: JobState, model: Any, project: Project | None = None) -> l
             project.remove_write_leftovers(take_id)  # of an earlier, killed finish
             for level in state.settings["levels"]:
                 project.write_codes(take_id, level, codes[level][i], complete=region is None)
-            # the take points at this job; its job.json "source" holds the region (top-level tokens)
-            project.update_take(take_id, job_id=state.job_id)
+            # the take keeps the job that made it (job_id); every later job joins its history
+            extra = dict(project.take(take_id).extra)
+            history = list(extra.get("jobs") or [])
+            if state.job_id not in {entry.get("id") for entry in history if isinstance(entry, dict)}:
+                extra["jobs"] = [*history, job_record(state)]
+                project.update_take(take_id, extra=extra)
     elif kind != "preview":
         raise ValueError(f"job {state.job_id}: unknown kind {kind!r}")
     return take_ids
+
+
+def job_record(state: JobState) -> dict[str, Any]:
+    """One entry of a take's job history (take.extra["jobs"]): which job, seed, levels and region."""
+    source = state.info.get("source", {})
+    region = source.get("region_s")
+    return {
+        "id": state.job_id,
+        "kind": state.info["kind"],
+        "seed": int(state.settings.get("seed", 0)),
+        "levels": [LEVEL_KEYS[p] for p in state.settings.get("levels", [])],
+        "region_s": list(region) if region else None,
+    }
 
 
 def _add_new_takes(project: Project, model: Any, state: JobState, take_ids: Sequence[str]) -> None:
@@ -108,7 +126,13 @@ def _add_new_takes(project: Project, model: Any, state: JobState, take_ids: Sequ
             seed=int(state.settings.get("seed", 0)),
             duration_s=int(codes[0].shape[1]) * hop / sr,
             job_id=state.job_id,
-            extra={"batch_index": i, "model": info.get("model"), "words": words[i]},
+            extra={
+                "batch_index": i,
+                "model": info.get("model"),
+                "words": words[i],
+                "conditioning": source.get("conditioning"),
+                "jobs": [job_record(state)],
+            },
             take_id=take_ids[i],
         )
 

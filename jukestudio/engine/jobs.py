@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from jukestudio.engine.state import JobState, job_folder, new_job_id, now_iso
+from jukestudio.levels import level_label
 from jukestudio.model import sample_loop, sampling_params
 from jukestudio.model.config import JukeboxConfig
 from jukestudio.model.sample_loop import Window
@@ -76,6 +77,13 @@ def labels_for(config: JukeboxConfig, settings: ProjectSettings) -> list[torch.T
 
     tokenizer = JukeboxTokenizer.for_config(config)
     return list(tokenizer(artist=settings.artist, genres=settings.genres, lyrics=settings.lyrics)["input_ids"])
+
+
+def _conditioning(config: JukeboxConfig, settings: ProjectSettings) -> dict[str, Any]:
+    """What the model gets of the artist, genres and lyrics (recorded in the job and its takes)."""
+    from jukestudio.engine import conditioning
+
+    return conditioning.record(conditioning.analyse(config, settings), settings)
 
 
 def _empty(n_levels: int, n: int) -> list[torch.Tensor]:
@@ -137,7 +145,7 @@ def create_compose(
         labels=labels_for(config, settings),
         settings=job,
         take_ids=_new_take_ids(n),
-        source={"parent_id": prompt_take_id},
+        source={"parent_id": prompt_take_id, "conditioning": _conditioning(config, settings)},
         project_settings=settings,
     )
 
@@ -201,7 +209,11 @@ def create_continue(
         labels=labels_for(config, settings),
         settings=job,
         take_ids=_new_take_ids(n),
-        source={"parent_id": take_id, "continued_from_tokens": top.numel()},
+        source={
+            "parent_id": take_id,
+            "continued_from_tokens": top.numel(),
+            "conditioning": _conditioning(config, settings),
+        },
         project_settings=settings,
     )
 
@@ -243,7 +255,7 @@ def create_upsample(
     compile: bool = False,
     settings: ProjectSettings | None = None,
 ) -> JobState:
-    """Levels 1 and 0 (prior levels 1, 2) for the chosen takes, batched; optionally a time region only.
+    """Middle and Full quality (prior levels 1, 2) for the chosen takes, batched; optionally a time region only.
 
     A region is rounded outwards to whole top-level tokens; its codes are sampled as their own
     sequence placed at the region's offset in the song (timing and lyric labels).
@@ -266,10 +278,15 @@ def create_upsample(
     top = torch.stack(tops)
     first, last = 0, top.shape[1]
     if region_s is not None:
+        if not region_s[0] < region_s[1]:
+            raise ValueError(f"the region's start {region_s[0]:g} s must come before its end {region_s[1]:g} s")
         first = max(0, int(region_s[0] * sr) // hop)
         last = min(top.shape[1], -(-int(region_s[1] * sr) // hop))
         if last <= first:
-            raise ValueError(f"the region {region_s} s lies outside the takes")
+            raise ValueError(
+                f"the region {region_s[0]:g}–{region_s[1]:g} s lies outside the takes "
+                f"(0–{top.shape[1] * hop / sr:g} s)"
+            )
     codes = _empty(len(config.prior_configs), len(take_ids))
     codes[0] = top[:, first:last].contiguous()
     if region_s is None:  # lower levels a prompt left behind (status "partial") are continued, not redone
@@ -297,7 +314,11 @@ def create_upsample(
         labels=labels_for(config, settings),
         settings=job,
         take_ids=list(take_ids),
-        source={"region_tokens": [first, last] if region_s is not None else None},
+        source={
+            "region_tokens": [first, last] if region_s is not None else None,
+            "region_s": [first * hop / sr, last * hop / sr] if region_s is not None else None,
+            "conditioning": _conditioning(config, settings),
+        },
         project_settings=settings,
     )
 
@@ -316,7 +337,7 @@ def create_preview(
         if not 0 <= chosen < len(codes):
             raise ValueError(f"take {take_id}: no prior level {chosen}")
         if codes[chosen] is None or codes[chosen].numel() == 0:
-            raise ValueError(f"take {take_id} has no codes at level {chosen}")
+            raise ValueError(f"take {take_id} has no {level_label(chosen)} codes")
         rows.append(codes[chosen])
         levels.append(chosen)
     return create_preview_job(
@@ -447,7 +468,7 @@ def create_preview_job(
         if not 0 <= int(level) < n_levels:
             raise ValueError(f"take {take_id}: no prior level {level} (the model has {n_levels})")
         if row.numel() == 0:
-            raise ValueError(f"take {take_id} has no codes at level {level}")
+            raise ValueError(f"take {take_id} has no {level_label(level)} codes")
     n = len(rows)
     folder, info = _queued_job(
         project_dir, "preview", job_id, take_ids, model_name, config, n,

@@ -18,15 +18,14 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from jukestudio.atomic import atomic_write_json, atomic_write_with
 from jukestudio.project.errors import ProjectCorruptError
 from jukestudio.project.store import JOBS_DIR, read_json
+
+if TYPE_CHECKING:  # torch is imported where tensors are read or written: listing jobs needs none
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +87,9 @@ class JobState:
         """Write state.safetensors (if ``tensors``) then job.json, each atomically."""
         self.info["updated"] = now_iso()
         if tensors:
+            import torch
+            from safetensors.torch import save_file
+
             data = {f"codes_{p}": c.detach().to("cpu", torch.long).contiguous() for p, c in enumerate(self.codes)}
             data.update(
                 {f"labels_{p}": lab.detach().to("cpu", torch.long).contiguous() for p, lab in enumerate(self.labels)}
@@ -107,6 +109,9 @@ class JobState:
         info = read_job_info(folder)
         if not isinstance(info.get("settings"), dict):
             raise JobStateError(f"{folder / JOB_FILE}: job record lacks its settings; it cannot be run")
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
         path = folder / STATE_FILE
         try:
             tensors = load_file(str(path))

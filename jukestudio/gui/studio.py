@@ -237,14 +237,17 @@ class Studio:
         take = self.project.take(take_id)
         best = take.best_level if take.best_level is not None else 0
         partial = [p for p in range(best + 1, 3) if take.level_status(p) == "partial"]
-        if not partial or not take.job_id:
+        # the upsample job is in the take's history (older takes pointed job_id at it)
+        job = take.job_for_level(max(partial)) if partial else None
+        job_id = job.get("id") if job else take.job_id
+        if not partial or not job_id:
             return None
         from jukestudio.engine.state import JobStateError, job_folder, read_job_info
 
         try:
-            info = read_job_info(job_folder(self.project.folder, take.job_id))
+            info = read_job_info(job_folder(self.project.folder, job_id))
         except JobStateError as exc:  # the job folder was removed or damaged: play what is finished
-            log.warning("take %s: region of job %s unavailable (%s)", take.name, take.job_id, exc)
+            log.warning("take %s: region of job %s unavailable (%s)", take.name, job_id, exc)
             return None
         if not (info.get("source") or {}).get("region_tokens"):
             return None

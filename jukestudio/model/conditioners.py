@@ -19,8 +19,11 @@ class JukeboxMusicTokenConditioner(nn.Module):
     def __init__(self, config, level: int) -> None:
         super().__init__()
         self.embed_tokens = nn.Embedding(config.music_vocab_size, config.hidden_size)
-        # HF indexes res_downs_t with the prior level (equal to the original for downs (3, 2, 2)).
-        down_t, stride_t = config.res_downs_t[level], config.res_strides_t[level]
+        # The original's indexing: the upsampler at VQ level L upsamples the codes of level L + 1, so it
+        # uses downs_t[L + 1] / strides_t[L + 1] (VQ order; prior p is VQ level n - 1 - p). HF uses
+        # index p, which agrees only while the levels downsample alike, as the released (3, 2, 2).
+        upper_vq_level = len(config.res_downs_t) - level
+        down_t, stride_t = config.res_downs_t[upper_vq_level], config.res_strides_t[upper_vq_level]
         if down_t <= 0:
             raise ValueError("the music-token conditioner needs res_downs_t > 0 for its level")
         spec = ResnetSpec(

@@ -99,7 +99,8 @@ class JukeboxPrior(nn.Module):
 
         self.total_loss_dims = self.nb_relevant_lyric_tokens + self.n_ctx
         downsamples = [s**d for s, d in zip(config.res_strides_t, config.res_downs_t)]
-        self.cond_downsample = downsamples[self.level] if self.level != 0 else None
+        # upper-level codes per code of this level: the downsampling of the upper prior's VQ level
+        self.cond_downsample = downsamples[self.levels - self.level] if self.level != 0 else None
         self.raw_to_tokens = math.prod(downsamples[: self.levels - self.level])
         self.sample_length = self.n_ctx * self.raw_to_tokens
 

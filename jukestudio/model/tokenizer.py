@@ -32,14 +32,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
 from anyascii import anyascii
 
 from jukestudio.model import vocab
 from jukestudio.model.vocab import Version
 
 if TYPE_CHECKING:
+    import torch
+
     from jukestudio.model.config import JukeboxConfig
+
+# torch is imported where tensors are made: analysing labels (the CLI's checks) must not wait for it.
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +194,8 @@ def clean_lyrics(lyrics: str, version: str) -> CleanedLyrics:
 
 
 def _as_int64(value: Any) -> torch.Tensor:
+    import torch
+
     if isinstance(value, torch.Tensor):
         return value.detach().reshape(()).to(device="cpu", dtype=torch.int64)
     return torch.tensor(int(value), dtype=torch.int64)
@@ -206,6 +211,8 @@ def get_relevant_lyric_tokens(
     song), clamped to the lyrics. ``total_length``, ``offset``, ``duration`` are in samples. Returns
     ``(tokens, indices)``; ``indices[i]`` is the position of ``tokens[i]`` in ``full_tokens`` or -1.
     """
+    import torch
+
     full = full_tokens.reshape(-1).tolist() if isinstance(full_tokens, torch.Tensor) else [int(t) for t in full_tokens]
     if n_tokens < 0:
         raise ValueError(f"n_tokens must be >= 0, got {n_tokens}")
@@ -494,6 +501,8 @@ class JukeboxTokenizer:
             log.debug("tokenizer: %s", message)
         rows = report.input_ids
         if return_tensors == "pt":
+            import torch
+
             input_ids: list[Any] = [torch.tensor([row], dtype=torch.long) for row in rows]
         elif return_tensors == "np":
             import numpy as np
@@ -511,7 +520,7 @@ class JukeboxTokenizer:
         if version is None:
             raise TokenizerError("this tokenizer has no lyric vocabulary (no prior reads lyrics)")
         chars = vocab.lyric_chars(version)
-        ids = lyric_ids.reshape(-1).tolist() if isinstance(lyric_ids, torch.Tensor) else list(lyric_ids)
+        ids = lyric_ids.reshape(-1).tolist() if hasattr(lyric_ids, "reshape") else list(lyric_ids)
         out = []
         for token in ids:
             if not 0 <= token <= len(chars):

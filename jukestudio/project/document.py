@@ -537,21 +537,30 @@ class Project:
     # ------------------------------------------------------------------ export
 
     def export_metadata(self, take_id: str) -> dict[str, Any]:
-        """Everything needed to reproduce a take, for an export sidecar."""
+        """Everything needed to reproduce a take, for an export sidecar.
+
+        ``artist``/``genres`` say what the model got (an unknown name is "unknown"; what was typed is in
+        ``conditioning``); ``jobs`` is the full history of jobs that made the take and its ancestors, and
+        ``seeds`` every seed they used, upsample seeds included.
+        """
         from jukestudio import __version__
 
         with self._lock:
             chain = self.ancestors(take_id)
         take = chain[-1]
         settings = take.settings
+        conditioning = take.extra.get("conditioning") if isinstance(take.extra.get("conditioning"), dict) else None
+        jobs = [entry for t in chain for entry in _job_history(t)]
         return {
             "app": {"name": "jukestudio", "version": __version__},
             "model": settings.model,
-            "artist": settings.artist,
-            "genres": list(settings.genres),
+            "artist": conditioning["artist"] if conditioning else settings.artist,
+            "genres": conditioning["genres"] if conditioning and conditioning["unknown_genres"] else settings.genres,
             "lyrics": settings.lyrics,
+            "conditioning": conditioning,
             "total_length_s": settings.total_length_s,
-            "seeds": [t.seed for t in chain],
+            "seeds": [entry.get("seed") for entry in jobs],
+            "jobs": jobs,
             "temperatures": list(settings.temperatures),
             "top_k": settings.top_k,
             "top_p": settings.top_p,
@@ -578,3 +587,13 @@ class Project:
                 for t in chain
             ],
         }
+
+
+def _job_history(take: Take) -> list[dict[str, Any]]:
+    """The jobs that made a take, oldest first, each with the take's id (older takes: only the first job)."""
+    history = [dict(e) for e in take.extra.get("jobs") or [] if isinstance(e, dict)]
+    if take.job_id and take.job_id not in {e.get("id") for e in history}:
+        history.insert(0, {"id": take.job_id, "kind": take.origin, "seed": take.seed})
+    elif not history and take.seed is not None:
+        history.append({"id": None, "kind": take.origin, "seed": take.seed})
+    return [{**e, "take": take.id} for e in history]

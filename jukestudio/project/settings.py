@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from jukestudio.levels import LEVEL_KEYS
 from jukestudio.model.sampling_params import SamplingParams
 from jukestudio.project.errors import ProjectCorruptError
 
@@ -14,8 +15,8 @@ log = logging.getLogger(__name__)
 
 N_LEVELS = 3
 _SAMPLING = SamplingParams()  # the sampling defaults live in that record only
-LEVEL_NAMES = ("coarse", "level1", "full")
-"""Prior order: prior 0 (top, hop 128) gives the coarse take, prior 2 (bottom, hop 8) the full one."""
+LEVEL_NAMES = LEVEL_KEYS
+"""Prior order: prior 0 (top, hop 128) gives the preview, prior 2 (bottom, hop 8) the full quality."""
 
 
 @dataclass

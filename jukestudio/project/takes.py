@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from jukestudio.levels import OLD_KEYS
 from jukestudio.project.errors import ProjectCorruptError
 from jukestudio.project.settings import LEVEL_NAMES, N_LEVELS, ProjectSettings
 
@@ -93,6 +94,16 @@ class Take:
         done = [p for p in range(N_LEVELS) if self.level_status(p) == "done"]
         return max(done) if done else None
 
+    def job_for_level(self, prior_level: int) -> dict[str, Any] | None:
+        """The entry of ``extra["jobs"]`` (the take's job history) of the latest job that sampled this
+        level: id, kind, seed, levels, region_s. None for takes written before the history existed."""
+        key = LEVEL_NAMES[prior_level]
+        found = None
+        for entry in self.extra.get("jobs") or []:
+            if isinstance(entry, dict) and key in (entry.get("levels") or []):
+                found = entry
+        return found
+
     def copy(self, **changes: Any) -> Take:
         return replace(self, **{"status": dict(self.status), "extra": dict(self.extra), **changes})
 
@@ -126,6 +137,8 @@ class Take:
             if parent is not None:
                 check_take_id(parent)
             status = data.get("status") or {}
+            if isinstance(status, dict):  # take.json files written before the level vocabulary
+                status = {OLD_KEYS.get(k, k): v for k, v in status.items()}
             if not isinstance(status, dict) or any(status.get(n, "empty") not in LEVEL_STATES for n in LEVEL_NAMES):
                 raise ValueError(f"status must map {', '.join(LEVEL_NAMES)} to one of {', '.join(LEVEL_STATES)}")
             trim = data.get("trim")

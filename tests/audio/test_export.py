@@ -73,7 +73,7 @@ def test_sidecar_has_caller_data_and_format(tmp_path) -> None:
         "seeds": [7],
         "temperatures": [0.98, 0.99, 0.99],
         "parent_chain": ["t1", "t2"],
-        "levels": {"coarse": "done", "level1": "done", "full": "done"},
+        "levels": {"preview": "done", "middle": "done", "full": "done"},
     }
     report = export_wav(tmp_path / "take.wav", np.zeros(441, np.float32), "PCM_24", sidecar=meta)
     side = sidecar_path_for(tmp_path / "take.wav")

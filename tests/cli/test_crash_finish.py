@@ -104,6 +104,8 @@ def take_files(folder: Path, take_id: str) -> dict:
     meta = json.loads((take_dir / "take.json").read_text())
     for key in ("id", "created", "job_id"):  # the only fields that differ between two runs
         meta.pop(key)
+    for entry in meta.get("extra", {}).get("jobs", []):  # the job history names the (other) job ids
+        entry.pop("id")
     codes = {p.name: load_file(str(p))["codes"].tolist() for p in sorted(take_dir.glob("codes_*.safetensors"))}
     previews = {p.name: soundfile.read(str(p), dtype="float32")[0] for p in sorted(take_dir.glob("*.wav"))}
     return {"meta": meta, "codes": codes, "previews": previews}
@@ -137,7 +139,8 @@ def assert_clean(folder: Path, case: str, n_takes: int) -> None:
     assert all(info["status"] == "done" for info in jobs_of(folder).values()), case
 
 
-_BAR = re.compile(r"\[level (\d+) window (\d+)/(\d+)\]")
+_BAR = re.compile(r"\[(Preview|Middle|Full) quality window (\d+)/(\d+)\]")
+_LEVEL_OF = {"Preview": 0, "Middle": 1, "Full": 2}  # prior order
 
 
 def reported_done(log: str) -> dict[int, int]:
@@ -149,7 +152,8 @@ def reported_done(log: str) -> dict[int, int]:
         match = _BAR.search(line)
         if match is None:
             continue
-        level, k, n = (int(x) for x in match.groups())
+        label, k, n = match.groups()
+        level, k, n = _LEVEL_OF[label], int(k), int(n)
         n_windows[level] = n
         done[level] = max(done.get(level, 0), n if "100.0%" in line else k - 1)
         for lower in n_windows:
@@ -356,7 +360,7 @@ def test_a_job_whose_takes_cannot_be_written_is_marked_failed_with_the_reason(cl
     folder = tmp_path / "song"
     shutil.copytree(composed, folder)
     first = take_ids_of(composed)[0]
-    rc, _ = cli.run("upsample", str(folder), first, "--levels", "1", "--seed", "7", *RUN,
+    rc, _ = cli.run("upsample", str(folder), first, "--levels", "middle", "--seed", "7", *RUN,
                     fault="before:take.json:1")  # fmt: skip
     assert rc == -signal.SIGKILL
     shutil.rmtree(folder / "takes" / first)  # the take goes while its upsampling waits to be finished

@@ -192,7 +192,11 @@ def test_upsample_a_region_only(project, model) -> None:
     assert result.codes[1].shape == (1, (last - first) * 4)
     fresh = Project.open(project.folder)
     assert fresh.take(take_id).level_status(1) == "partial"
-    assert fresh.take(take_id).job_id == state.job_id
+    # the take keeps the job that made it; the upsample joins its history with its seed and region
+    assert fresh.take(take_id).job_id == composed.job_id
+    history = fresh.take(take_id).extra["jobs"]
+    assert [(e["id"], e["kind"]) for e in history] == [(composed.job_id, "compose"), (state.job_id, "upsample")]
+    assert history[1]["levels"] == ["middle"] and history[1]["region_s"] == [first * TOP / SR, last * TOP / SR]
     assert JobState.load(state.folder).info["source"]["region_tokens"] == [first, last]
 
 

@@ -69,7 +69,7 @@ def test_preview_uses_best_or_requested_level(project, model) -> None:
     state = jobs.create_preview(project, model.config, [take_id], level=0)
     runner.run_job(state.folder, model=model, project=project)
     assert project.preview_levels(take_id) == [0, 1]
-    with pytest.raises(ValueError, match="no codes at level 2"):
+    with pytest.raises(ValueError, match="has no Full quality codes"):
         jobs.create_preview(project, model.config, [take_id], level=2)
 
 

@@ -74,7 +74,7 @@ def test_round_trip_settings_tree_codes_and_previews(project, tmp_path) -> None:
     loaded = again.take(child.id)
     assert loaded == project.take(child.id)
     assert (loaded.parent_id, loaded.continued_from_s, loaded.origin, loaded.seed) == (root.id, 10.0, "continue", 2)
-    assert loaded.status == {"coarse": "done", "level1": "done", "full": "partial"}
+    assert loaded.status == {"preview": "done", "middle": "done", "full": "partial"}
     assert (loaded.rating, loaded.notes, loaded.trim) == (4, "nice bridge", Trim(1.0, 20.0))
     assert loaded.settings == settings()
     for got, want in zip(again.read_codes(child.id), codes):
@@ -108,7 +108,7 @@ def test_engine_writes_are_on_disk_at_once(project) -> None:
     assert not project.dirty
     again = Project.open(project.folder)
     assert again.take(take.id).duration_s == 12.5
-    assert again.take(take.id).status["coarse"] == "done"
+    assert again.take(take.id).status["preview"] == "done"
     assert torch.equal(again.read_codes(take.id)[0], torch.tensor([1, 2, 3]))
 
 
@@ -142,7 +142,7 @@ def test_bad_codes_are_refused(project) -> None:
         project.write_codes(take.id, 3, torch.zeros(3, dtype=torch.long))
     with pytest.raises(TakeNotFoundError, match="no take 'nope'"):
         project.write_codes("nope", 0, torch.zeros(3, dtype=torch.long))
-    assert project.take(take.id).status["coarse"] == "empty"
+    assert project.take(take.id).status["preview"] == "empty"
 
 
 def test_user_edits_wait_for_save_and_autosave(project) -> None:
@@ -193,7 +193,7 @@ def test_undo_keeps_engine_updates_made_in_between(project) -> None:
     project.write_codes(take.id, 0, torch.arange(5))
     project.undo()
     assert project.take(take.id).name == "A"
-    assert project.take(take.id).status["coarse"] == "done"
+    assert project.take(take.id).status["preview"] == "done"
 
 
 def test_a_new_action_drops_the_redo_branch(project) -> None:
@@ -442,7 +442,7 @@ def test_export_metadata_has_the_parent_chain(project) -> None:
     assert meta["temperatures"] == [0.97, 0.99, 0.995]
     assert [p["id"] for p in meta["parent_chain"]] == [root.id, child.id]
     assert meta["parent_chain"][1]["continued_from_s"] == 12.0
-    assert meta["levels"] == {"coarse": "done", "level1": "empty", "full": "empty"}
+    assert meta["levels"] == {"preview": "done", "middle": "empty", "full": "empty"}
     json.dumps(meta, allow_nan=False)
 
 

@@ -15,35 +15,34 @@ Public entry points (everything else is an implementation detail):
 Component names: ``vqvae``, ``prior_0`` (top), ``prior_1`` (middle), ``prior_2`` (bottom).
 """
 
-from jukestudio.model.weights.demo import DEMO_NAME, ensure_demo_model
-from jukestudio.model.weights.errors import CheckpointError, UnsafeCheckpointError
-from jukestudio.model.weights.loader import load_component, load_into, load_model, release
-from jukestudio.model.weights.modules import COMPONENTS
-from jukestudio.model.weights.store import (
-    ModelInfo,
-    StoreError,
-    import_model,
-    list_models,
-    model_info,
-    remove_model,
-    verify_model,
-)
+from __future__ import annotations
 
-__all__ = [
-    "COMPONENTS",
-    "DEMO_NAME",
-    "CheckpointError",
-    "ModelInfo",
-    "StoreError",
-    "UnsafeCheckpointError",
-    "ensure_demo_model",
-    "import_model",
-    "list_models",
-    "load_component",
-    "load_into",
-    "load_model",
-    "model_info",
-    "release",
-    "remove_model",
-    "verify_model",
-]
+import importlib
+from typing import Any
+
+# Loaded on first use (PEP 562): the loaders import torch, which takes seconds; the catalog does not.
+_HOMES = {
+    "COMPONENTS": "catalog",
+    "DEMO_NAME": "catalog",
+    "ModelInfo": "catalog",
+    "StoreError": "catalog",
+    "list_models": "catalog",
+    "model_info": "catalog",
+    "CheckpointError": "errors",
+    "UnsafeCheckpointError": "errors",
+    "ensure_demo_model": "demo",
+    "load_component": "loader",
+    "load_into": "loader",
+    "load_model": "loader",
+    "release": "loader",
+    "import_model": "store",
+    "remove_model": "store",
+    "verify_model": "store",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

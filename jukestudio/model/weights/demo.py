@@ -10,13 +10,13 @@ import logging
 import torch
 
 from jukestudio.model.config import preset
+from jukestudio.model.weights.catalog import DEMO_NAME
 from jukestudio.model.weights.errors import CheckpointError
 from jukestudio.model.weights.modules import COMPONENTS, build_model, component_of
 from jukestudio.model.weights.store import ModelInfo, Progress, StoreError, model_info, write_entry_from_states
 
 log = logging.getLogger(__name__)
 
-DEMO_NAME = "demo"
 DEMO_SEED = 20200430  # the day Jukebox was announced
 
 

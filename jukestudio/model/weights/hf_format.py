@@ -16,16 +16,13 @@ import torch
 from safetensors import safe_open
 
 from jukestudio.model.config import ConfigError, JukeboxConfig
+from jukestudio.model.weights.catalog import is_hf_folder  # noqa: F401 (re-exported)
 from jukestudio.model.weights.errors import CheckpointError
 from jukestudio.model.weights.modules import COMPONENTS, check_state
 from jukestudio.model.weights.safe_pickle import read_checkpoint
 from jukestudio.model.weights.zip_stream import is_zip_checkpoint, stream_zip_checkpoint
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-
-
-def is_hf_folder(path: Path) -> bool:
-    return path.is_dir() and (path / "config.json").is_file()
 
 
 @dataclass

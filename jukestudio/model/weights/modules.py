@@ -19,11 +19,11 @@ from jukestudio.model.config import JukeboxConfig
 from jukestudio.model.modeling import JukeboxModel
 from jukestudio.model.prior import JukeboxPrior
 from jukestudio.model.vqvae import JukeboxVQVAE
+from jukestudio.model.weights.catalog import COMPONENTS
 from jukestudio.model.weights.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("vqvae", "prior_0", "prior_1", "prior_2")
 Shapes = dict[str, tuple[int, ...]]
 
 

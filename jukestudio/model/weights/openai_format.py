@@ -170,9 +170,13 @@ def _pattern(order: Any, path: Path) -> str:
         raise CheckpointError(path, f"hps attn_order={order!r} is not a Jukebox attention pattern") from None
 
 
-def _alignment(h: Mapping[str, Any], pattern: str, depth: int) -> tuple[int | None, int | None]:
-    """hps alignment layer/head; a layer past the model's depth (a shrunk model) → last lyric layer."""
+def _alignment(h: Mapping[str, Any], pattern: str, depth: int, heads: int) -> tuple[int | None, int | None]:
+    """hps alignment layer/head, checked against the model (a shrunk model's hps keep the big one's):
+    a layer past the depth → the last lyric layer, a head past the heads → the last head."""
     layer, head = h.get("alignment_layer"), h.get("alignment_head")
+    if head is not None and int(head) >= heads:
+        log.warning("hps alignment_head=%s is past the %s attention heads; using head %s", head, heads, heads - 1)
+        head = heads - 1
     if layer is None or layer < depth:
         return layer, head
     lyric_layers = [d for d in range(depth) if _is_lyric_layer(pattern, d)]
@@ -248,7 +252,7 @@ def prior_config_from_hps(
         depth = int(h["prior_depth"])
         pattern = _pattern(h["attn_order"], path)
         rows = int(state["prior.embed_tokens.weight"].shape[0])
-        layer, head = _alignment(h, pattern, depth)
+        layer, head = _alignment(h, pattern, depth, int(h["heads"]))
         cfg = JukeboxPriorConfig(
             level=p,
             **_transformer_fields(h, "", path),

@@ -11,7 +11,6 @@ crash never leaves a half entry under a real name.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -27,7 +26,24 @@ import torch
 
 from jukestudio import __version__, paths
 from jukestudio.atomic import atomic_write_json, atomic_write_text
-from jukestudio.model.config import ConfigError, JukeboxConfig, preset
+from jukestudio.model.config import JukeboxConfig, preset
+
+# the read-only part lives in catalog (no torch); re-exported here for the store's callers
+from jukestudio.model.weights.catalog import (  # noqa: F401
+    _NAME,
+    CONFIG,
+    FORMAT_VERSION,
+    MANIFEST,
+    ModelInfo,
+    StoreError,
+    check_name,
+    entry_dir,
+    is_store_entry,
+    list_models,
+    model_info,
+    read_entry_config,
+    read_manifest,
+)
 from jukestudio.model.weights.errors import CheckpointError
 from jukestudio.model.weights.hf_format import (
     TensorSource,
@@ -42,49 +58,11 @@ from jukestudio.model.weights.safetensors_io import sha256_file, write_safetenso
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
-CONFIG = "config.json"
-FORMAT_VERSION = 1
 Progress = Callable[[float, str], None]
 # How weights are stored. "fp16" halves the priors on disk: the transformer's weight matrices (what the
 # GPU path runs in half precision anyway) become float16; the VQ-VAE, embeddings, layer norms and
 # biases — the parts whose precision the model needs — stay float32. Loading casts to the wanted dtype.
 STORE_DTYPES = ("fp32", "fp16")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-class StoreError(ValueError):
-    """A store operation that cannot be done (bad name, entry exists, entry missing)."""
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    path: Path
-    preset: str | None
-    components: tuple[str, ...]
-    untrained: bool
-    created: str
-    size_bytes: int
-    problem: str | None = None  # set when the entry's manifest cannot be read
-    store_dtype: str = "fp32"  # "fp16": transformer matrices stored in half precision (STORE_DTYPES)
-
-    @property
-    def complete(self) -> bool:
-        return set(self.components) == set(COMPONENTS)
-
-
-def entry_dir(name: str) -> Path:
-    check_name(name)
-    return paths.model_store_dir() / name
-
-
-def check_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise StoreError(
-            f"invalid model name {name!r}: use letters, digits, '.', '_' or '-' (at most 64, not starting with a dot)"
-        )
-    return name
 
 
 # ----------------------------------------------------------------------------------------------
@@ -331,35 +309,6 @@ def write_entry_from_states(
 # Reading entries
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(path, "missing: not a jukestudio model folder") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CheckpointError(path, f"unreadable ({exc})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("components"), dict):
-        raise CheckpointError(path, "not a jukestudio model manifest")
-    if manifest.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(path, "written by a newer jukestudio; update jukestudio to use this model")
-    unknown = set(manifest["components"]) - set(COMPONENTS)
-    if unknown:
-        raise CheckpointError(path, f"lists unknown components {sorted(unknown)}")
-    return manifest
-
-
-def read_entry_config(folder: Path) -> JukeboxConfig:
-    try:
-        return JukeboxConfig.from_json_file(folder / CONFIG)
-    except ConfigError as exc:
-        raise CheckpointError(folder / CONFIG, str(exc)) from None
-
-
-def is_store_entry(path: Path) -> bool:
-    return (path / MANIFEST).is_file()
-
-
 def entry_sources(folder: Path) -> tuple[JukeboxConfig, dict[str, TensorSource], dict[str, Any]]:
     """Config, per-component (memory-mapped) tensor sources and manifest of a store entry."""
     manifest = read_manifest(folder)
@@ -371,38 +320,6 @@ def entry_sources(folder: Path) -> tuple[JukeboxConfig, dict[str, TensorSource],
             raise CheckpointError(file_path, f"the {component} weights file is missing")
         sources[component] = open_safetensors(file_path)
     return config, sources, manifest
-
-
-def model_info(name: str) -> ModelInfo:
-    folder = entry_dir(name)
-    if not folder.is_dir():
-        raise StoreError(f"no model named {name!r} in the store ({paths.model_store_dir()})")
-    try:
-        manifest = read_manifest(folder)
-    except CheckpointError as exc:
-        return ModelInfo(name, folder, None, (), False, "", _folder_size(folder), problem=str(exc))
-    components = tuple(c for c in COMPONENTS if c in manifest["components"])
-    return ModelInfo(
-        name=name,
-        path=folder,
-        preset=manifest.get("preset"),
-        components=components,
-        untrained=bool(manifest.get("untrained", False)),
-        created=str(manifest.get("created", "")),
-        size_bytes=sum(int(manifest["components"][c].get("bytes", 0)) for c in components),
-        store_dtype=str(manifest.get("store_dtype", "fp32")),
-    )
-
-
-def _folder_size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.glob("*") if p.is_file())
-
-
-def list_models() -> list[ModelInfo]:
-    """Every entry in the store, by name (entries with a broken manifest carry ``problem``)."""
-    store = paths.model_store_dir()
-    names = sorted(p.name for p in store.iterdir() if p.is_dir() and not p.name.startswith("."))
-    return [model_info(n) for n in names if _NAME.match(n)]
 
 
 def verify_model(name: str, progress: Progress | None = None) -> list[str]:
