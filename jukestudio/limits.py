@@ -58,7 +58,7 @@ MAX_AUDIO_CHANNELS = 64
 
 MAX_JSON_BYTES = 16 * 1024 * 1024
 """project.json, take.json, job.json: a few KB normally (lyrics included)."""
-MAX_LYRICS_CHARS = 100_000
+MAX_LYRICS_CHARS = 1_000_000
 MAX_TEXT_CHARS = 10_000
 """Artist, genre, take names and notes."""
 MAX_GENRES = 64

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from jukestudio import limits
+from jukestudio.cli import arguments as typed
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
 
 EXIT_CANCELLED = 130
@@ -27,8 +29,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "compose", help="sample new takes (from nothing or from a prompt)", description=_doc("compose")
     )
     _project_arg(compose)
-    compose.add_argument("--takes", type=int, help="how many takes side by side (default: project setting)")
-    compose.add_argument("--seconds", type=float, help="take length in seconds (default: project setting)")
+    compose.add_argument(
+        "--takes", type=typed.take_count, help="how many takes side by side (default: project setting)"
+    )
+    compose.add_argument("--seconds", type=typed.seconds, help="take length in seconds (default: project setting)")
     compose.add_argument("--prompt", type=Path, help="audio file to continue (encoded at every level)")
     compose.add_argument("--upsample", action="store_true", help="also run both upsamplers (full quality)")
     _new_project_args(compose)
@@ -38,18 +42,22 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     cont = commands.add_parser("continue", help="extend a take into variations", description=_doc("continue"))
     _project_arg(cont)
-    cont.add_argument("take", help="id of the take to continue")
-    cont.add_argument("--variations", type=int, help="how many variations (default: project's takes)")
-    cont.add_argument("--seconds", type=float, help="seconds to add (default: project's take length)")
+    cont.add_argument("take", type=typed.take_id, help="id of the take to continue")
+    cont.add_argument("--variations", type=typed.take_count, help="how many variations (default: project's takes)")
+    cont.add_argument("--seconds", type=typed.seconds, help="seconds to add (default: project's take length)")
     _run_args(cont)
     _compile_arg(cont)
     cont.set_defaults(handler=_continue)
 
     up = commands.add_parser("upsample", help="upsample takes to full quality", description=_doc("upsample"))
     _project_arg(up)
-    up.add_argument("takes", nargs="+", help="ids of the takes (same length) to upsample together")
-    up.add_argument("--region", nargs=2, type=float, metavar=("START_S", "END_S"), help="only this time region")
-    up.add_argument("--levels", default="1,2", help="prior levels to sample (default 1,2 = both upsamplers)")
+    up.add_argument("takes", nargs="+", type=typed.take_id, help="ids of the takes (same length) to upsample together")
+    up.add_argument(
+        "--region", nargs=2, type=typed.time_point, metavar=("START_S", "END_S"), help="only this time region"
+    )
+    up.add_argument(
+        "--levels", type=typed.levels, default="1,2", help="prior levels to sample (default 1,2 = both upsamplers)"
+    )
     _run_args(up)
     _compile_arg(up)
     up.set_defaults(handler=_upsample)
@@ -62,8 +70,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     export = commands.add_parser("export", help="write a take as a WAV file", description=_doc("export"))
     _project_arg(export)
-    export.add_argument("take", help="id of the take")
-    export.add_argument("--level", type=int, help="prior level to decode (default: the best finished one)")
+    export.add_argument("take", type=typed.take_id, help="id of the take")
+    export.add_argument(
+        "--level", type=typed.prior_level, help="prior level to decode (default: the best finished one)"
+    )
     export.add_argument("-o", "--output", type=Path, help="WAV file (default: PROJECT_DIR/exports/<take>.wav)")
     export.add_argument("--normalise", action="store_true", help="scale the peak to -1 dBFS")
     export.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
@@ -88,18 +98,20 @@ def _project_arg(parser: argparse.ArgumentParser) -> None:
 def _new_project_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("new project (when PROJECT_DIR has none)")
     group.add_argument("--model", help="model name in the store, or a model folder")
-    group.add_argument("--artist", default="unknown")
-    group.add_argument("--genre", action="append", dest="genres", help="genre (repeat for several)")
-    group.add_argument("--lyrics", default="", help="lyrics text")
+    group.add_argument("--artist", type=typed.text(what="--artist"), default="unknown")
+    group.add_argument(
+        "--genre", type=typed.text(what="--genre"), action="append", dest="genres", help="genre (repeat for several)"
+    )
+    group.add_argument("--lyrics", type=typed.text(limits.MAX_LYRICS_CHARS, "--lyrics"), default="", help="lyrics text")
     group.add_argument("--lyrics-file", type=Path, help="read the lyrics from a UTF-8 text file")
-    group.add_argument("--total-seconds", type=float, help="declared length of the whole song")
+    group.add_argument("--total-seconds", type=typed.seconds, help="declared length of the whole song")
 
 
 def _run_args(parser: argparse.ArgumentParser, seed: bool = True) -> None:
     if seed:
-        parser.add_argument("--seed", type=int, help="random seed (same seed ⇒ same codes)")
+        parser.add_argument("--seed", type=typed.seed, help="random seed (same seed ⇒ same codes)")
     parser.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
-    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch")
+    parser.add_argument("--threads", type=typed.threads, help="CPU threads for PyTorch")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -126,7 +138,8 @@ def _compose(args: argparse.Namespace) -> int:
 
         from jukestudio.audio.io import load_prompt
 
-        audio = torch.from_numpy(load_prompt(args.prompt)).reshape(1, -1, 1)
+        # only the span a prompt can use is decoded (a 30-minute file costs what its first minutes cost)
+        audio = torch.from_numpy(load_prompt(args.prompt, max_duration_s=limits.MAX_PROMPT_S)).reshape(1, -1, 1)
         prompt = model.encode_prompt(audio.to(_device_of(model.vqvae)))
     state = takes.create_compose(
         project,
@@ -159,7 +172,7 @@ def _upsample(args: argparse.Namespace) -> int:
 
     project = _open(args.project)
     model = _load_model(project.settings.model, args)
-    levels = tuple(int(x) for x in args.levels.split(","))
+    levels = tuple(args.levels)
     state = takes.create_upsample(
         project, model.config, args.takes, region_s=tuple(args.region) if args.region else None, levels=levels,
         seed=args.seed, device=args.device, compile=args.compile,
@@ -224,7 +237,7 @@ def _open_or_create(args: argparse.Namespace) -> Any:
         return Project.open(args.project)
     if not args.model:
         raise SystemExit(f"{args.project}: not a project yet; give --model (and --artist, --genre, --lyrics)")
-    lyrics = args.lyrics_file.read_text(encoding="utf-8") if args.lyrics_file else args.lyrics
+    lyrics = typed.read_lyrics_file(args.lyrics_file) if args.lyrics_file else args.lyrics
     settings = ProjectSettings(model=args.model, artist=args.artist, genres=list(args.genres or []), lyrics=lyrics)
     if args.total_seconds:
         settings.total_length_s = args.total_seconds

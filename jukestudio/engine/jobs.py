@@ -15,8 +15,7 @@ preview job skips the takes it already decoded).
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +23,11 @@ from typing import Any
 
 import torch
 
-from jukestudio.atomic import atomic_write_text
 from jukestudio.engine import device as devices
+from jukestudio.engine.job_lock import LOCK_FILE, job_lock  # noqa: F401 - LOCK_FILE re-exported
+from jukestudio.engine.job_validate import check_codes_vocab, vocab_sizes
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
-from jukestudio.engine.state import RESUMABLE, JobState, new_job_id, now_iso
+from jukestudio.engine.state import RESUMABLE, STATE_FILE, JobState, new_job_id, now_iso
 from jukestudio.engine.tracker import ProgressTracker
 from jukestudio.model import sample_loop
 from jukestudio.model.config import JukeboxConfig
@@ -298,6 +298,7 @@ def _run_locked(
 ) -> JobResult:
     if model is None:
         model = _load_model(state.info["model"])
+    check_codes_vocab(state.codes, vocab_sizes(model.config), state.folder / STATE_FILE)
     settings = SamplingSettings.from_dict(state.settings)
     target = devices.pick_device(str(device) if device is not None else settings.device)
     generator = _generator(state, settings.seed, target)
@@ -383,7 +384,6 @@ def _run_locked(
     return JobResult(state.job_id, "done", list(take_ids), state.codes)
 
 
-LOCK_FILE = "lock"
 
 
 @contextmanager
@@ -402,38 +402,16 @@ def _recording_outcome(state: JobState, cancelled_message: str, on_cancel: Calla
     except BaseException as exc:
         if not isinstance(exc, KeyboardInterrupt):
             state.set_status("failed", f"{type(exc).__name__}: {exc}")
-            state.save(tensors=False)
+            try:
+                state.save(tensors=False)
+            except OSError as save_error:  # disk full / read-only: the job stays resumable as it was on disk
+                logger.warning("job %s: could not record the failure (%s)", state.job_id, save_error)
         raise
 
 
-@contextmanager
-def _job_lock(folder: Path) -> Iterator[None]:
-    """One process runs a job at a time (the GUI and `jukestudio-cli resume` share project folders).
-
-    The lock file holds the owner's process id; a lock left by a dead (e.g. killed) process is taken over.
-    """
-    lock = folder / LOCK_FILE
-    try:
-        owner = int(lock.read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
-        owner = None
-    if owner is not None and owner != os.getpid() and _process_alive(owner):
-        raise RuntimeError(f"{folder}: this job is being run by process {owner}; wait for it or stop it first")
-    atomic_write_text(lock, str(os.getpid()))
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists (another user's), or the platform cannot tell: be safe
-    return True
+def _job_lock(folder: Path) -> Any:
+    """One process runs a job at a time (engine/job_lock.py: atomic, a dead owner's lock is taken over)."""
+    return job_lock(folder)
 
 
 def _generator(state: JobState, seed: int, target: torch.device) -> torch.Generator:

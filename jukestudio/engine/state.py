@@ -21,7 +21,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from jukestudio import limits
 from jukestudio.atomic import atomic_write_json, atomic_write_with
+from jukestudio.engine.job_validate import JobFileError, check_job_info
+from jukestudio.fileguard import UnusableFileError, read_small_file
 
 logger = logging.getLogger(__name__)
 
@@ -116,17 +119,21 @@ class JobState:
 
 
 def read_job_info(folder: str | Path) -> dict[str, Any]:
+    """job.json, checked field by field (engine/job_validate.py): past here its fields can be trusted."""
     path = Path(folder) / JOB_FILE
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        info = json.loads(read_small_file(path, limits.MAX_JSON_BYTES, "job file").decode("utf-8"))
+    except (UnusableFileError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise JobStateError(f"{path}: cannot read the job file ({exc})") from exc
-    missing = [k for k in ("id", "kind", "status", "settings") if k not in info]
+    missing = [k for k in ("id", "kind", "status", "settings") if not isinstance(info, dict) or k not in info]
     if missing:
         raise JobStateError(f"{path}: not a jukestudio job file (missing {', '.join(missing)})")
     if info["status"] not in STATUSES:
         raise JobStateError(f"{path}: unknown status {info['status']!r}")
-    return info
+    try:
+        return check_job_info(info, path)
+    except JobFileError as exc:
+        raise JobStateError(str(exc)) from None
 
 
 def jobs_dir(project_dir: str | Path) -> Path:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from jukestudio.engine import jobs
+from jukestudio.engine.job_validate import check_codes_vocab, vocab_sizes
 from jukestudio.engine.state import JobState
 from jukestudio.model import sample_loop
 from jukestudio.model.config import JukeboxConfig
@@ -122,7 +123,7 @@ def create_continue(
 ) -> JobState:
     """N variations that extend a take's top level by ``seconds``: the take repeated N times, continued."""
     settings = project.settings
-    top = project.read_codes(take_id)[0]
+    top = _read_codes(project, config, take_id)[0]
     if top is None or top.numel() == 0:
         raise ValueError(f"take {take_id} has no top-level codes to continue")
     n = n_variations or settings.n_takes
@@ -174,7 +175,7 @@ def create_upsample(
     sr = config.sampling_rate
     tops = []
     for take_id in take_ids:
-        top = project.read_codes(take_id)[0]
+        top = _read_codes(project, config, take_id)[0]
         if top is None or top.numel() == 0:
             raise ValueError(f"take {take_id} has no top-level codes to upsample")
         tops.append(top.reshape(-1).long())
@@ -191,7 +192,7 @@ def create_upsample(
     codes[0] = top[:, first:last].contiguous()
     if region_s is None:  # lower levels a prompt left behind (status "partial") are continued, not redone
         for level in levels:
-            rows = [project.read_codes(t)[level] for t in take_ids]
+            rows = [_read_codes(project, config, t)[level] for t in take_ids]
             partial = all(project.take(t).level_status(level) == "partial" for t in take_ids)
             if partial and all(r is not None for r in rows) and len({r.numel() for r in rows}) == 1:
                 codes[level] = torch.stack([r.reshape(-1).long() for r in rows])
@@ -227,7 +228,7 @@ def create_preview(
         raise ValueError("choose at least one take to preview")
     rows, levels = [], []
     for take_id in take_ids:
-        codes = project.read_codes(take_id)
+        codes = _read_codes(project, config, take_id)
         chosen = level if level is not None else _preview_level(project, take_id, codes)
         if not 0 <= chosen < len(codes):
             raise ValueError(f"take {take_id}: no prior level {chosen}")
@@ -327,7 +328,7 @@ def _write_previews(project: Project, model: Any, take_ids: Sequence[str], top: 
 
 def preview_take(project: Project, model: Any, take_id: str, level: int = 0) -> np.ndarray:
     """Decode one level of a take, cache it in the project and return it (float32 mono)."""
-    codes = project.read_codes(take_id)[level]
+    codes = _read_codes(project, model.config, take_id)[level]
     if codes is None or codes.numel() == 0:
         raise ValueError(f"take {take_id} has no codes at level {level}")
     audio = jobs.preview_audio(model, codes.reshape(1, -1).to(jobs.module_device(model.vqvae)), level=level)[0].numpy()
@@ -337,3 +338,11 @@ def preview_take(project: Project, model: Any, take_id: str, level: int = 0) -> 
 
 def project_dir_of(state: JobState) -> Path:
     return state.folder.parent.parent
+
+
+def _read_codes(project: Project, config: Any, take_id: str) -> list[torch.Tensor | None]:
+    """A take's codes, refused (naming the take's folder) when ids fall outside the model's vocabulary."""
+    codes = project.read_codes(take_id)
+    if config is not None:
+        check_codes_vocab(codes, vocab_sizes(config), project.take_dir(take_id))
+    return codes

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from jukestudio.project.errors import ProjectCorruptError
+from jukestudio.project.validate import settings_problems
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class ProjectSettings:
             problems.append(f"chunk_sizes must be {N_LEVELS} whole numbers ≥ 1, got {self.chunk_sizes!r}")
         if not _is_int(self.max_batch) or self.max_batch < 1:
             problems.append(f"max_batch must be a whole number ≥ 1, got {self.max_batch!r}")
+        problems += settings_problems(self)  # upper bounds and unencodable text (project/validate.py)
         if problems:
             raise ValueError("; ".join(problems))
         return self
