@@ -50,8 +50,9 @@ MAX_ZIP_MEMBERS = 1_000_000
 
 # ---------------------------------------------------------------- audio
 
-MAX_PROMPT_S = 600.0
-"""Seconds of a prompt file that are ever decoded (Jukebox's longest context is far shorter)."""
+MAX_PROMPT_S = 60.0
+"""Seconds of a prompt file that are ever decoded and encoded (the top prior sees at most 24 s of it;
+the rest only becomes the kept start of the take). Encoding costs ~40 MB per second of prompt."""
 MAX_AUDIO_CHANNELS = 64
 
 # ---------------------------------------------------------------- project, take and job files

@@ -131,16 +131,17 @@ def _compose(args: argparse.Namespace) -> int:
     from jukestudio.engine import takes
 
     project = _open_or_create(args)
-    model = _load_model(project.settings.model, args)
-    prompt = None
-    if args.prompt is not None:
+    audio = None
+    if args.prompt is not None:  # read before the model loads: a bad file fails fast
         import torch
 
         from jukestudio.audio.io import load_prompt
 
-        # only the span a prompt can use is decoded (a 30-minute file costs what its first minutes cost)
-        audio = torch.from_numpy(load_prompt(args.prompt, max_duration_s=limits.MAX_PROMPT_S)).reshape(1, -1, 1)
-        prompt = model.encode_prompt(audio.to(_device_of(model.vqvae)))
+        # only the span a prompt can use is decoded: a 30-minute file costs what its first minute costs
+        span = min(limits.MAX_PROMPT_S, project.settings.total_length_s)
+        audio = torch.from_numpy(load_prompt(args.prompt, max_duration_s=span)).reshape(1, -1, 1)
+    model = _load_model(project.settings.model, args)
+    prompt = None if audio is None else model.encode_prompt(audio.to(_device_of(model.vqvae)))
     state = takes.create_compose(
         project,
         model.config,
