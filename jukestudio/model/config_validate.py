@@ -253,6 +253,12 @@ def check_prior(cfg: JukeboxPriorConfig, where: str, encoder: bool = False) -> N
         pass
     elif cfg.alignment_layer is not None and cfg.alignment_layer >= cfg.num_layers:
         raise ConfigError(f"{where}.alignment_layer {cfg.alignment_layer} is past num_layers {cfg.num_layers}")
+    estimate = cfg.num_layers * cfg.hidden_size**2 * (4 * cfg.attention_multiplier + 2 * cfg.mlp_multiplier * 4)
+    if estimate > limits.MAX_MODEL_PARAMS:  # before even the meta build, which is slow for absurd sizes
+        raise ConfigError(
+            f"{where}: {cfg.num_layers} layers of width {cfg.hidden_size} make about {estimate / 1e9:.0f} billion "
+            f"parameters (the limit is {limits.MAX_MODEL_PARAMS / 1e9:.0f} billion)"
+        )
     if len(cfg.res_downs_t) != len(cfg.res_strides_t):
         raise ConfigError(f"{where}: res_downs_t and res_strides_t must have the same length")
     _check_hops(cfg.res_downs_t, cfg.res_strides_t, where)
