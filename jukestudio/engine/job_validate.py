@@ -34,6 +34,14 @@ def _num(v: Any, lo: float, hi: float) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_job_info(info: Any, path: Path) -> dict[str, Any]:
     """Raise JobFileError naming ``path`` and the first bad field; returns ``info``."""
 
@@ -55,8 +63,10 @@ def check_job_info(info: Any, path: Path) -> dict[str, Any]:
     for i, take_id in enumerate(take_ids):
         if not isinstance(take_id, str) or not _TAKE_ID.match(take_id):
             raise bad(f"take_ids[{i}]", "a take id (letters, digits, '-', '_'; no '..' or '/')", take_id)
-    if "message" in info and info["message"] is not None and not isinstance(info["message"], str):
-        raise bad("message", "text", info["message"])
+    for name in ("message", "model", "created", "updated"):
+        value = info.get(name)
+        if value is not None and (not isinstance(value, str) or not _encodable(value) or len(value) > 100_000):
+            raise bad(name, "UTF-8 text", value)
     n_levels = info.get("n_levels", 3)
     if not _int(n_levels, 1, limits.MAX_LEVELS):
         raise bad("n_levels", f"a whole number 1..{limits.MAX_LEVELS}", n_levels)
