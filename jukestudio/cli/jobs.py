@@ -130,16 +130,16 @@ def _compile_arg(parser: argparse.ArgumentParser) -> None:
 def _compose(args: argparse.Namespace) -> int:
     from jukestudio.engine import takes
 
-    project = _open_or_create(args)
     audio = None
-    if args.prompt is not None:  # read before the model loads: a bad file fails fast
+    if args.prompt is not None:  # read first: a bad file fails fast and leaves no new project behind
         import torch
 
         from jukestudio.audio.io import load_prompt
 
         # only the span a prompt can use is decoded: a 30-minute file costs what its first minute costs
-        span = min(limits.MAX_PROMPT_S, project.settings.total_length_s)
+        span = min(limits.MAX_PROMPT_S, _total_seconds(args))
         audio = torch.from_numpy(load_prompt(args.prompt, max_duration_s=span)).reshape(1, -1, 1)
+    project = _open_or_create(args)
     model = _load_model(project.settings.model, args)
     prompt = None if audio is None else model.encode_prompt(audio.to(_device_of(model.vqvae)))
     state = takes.create_compose(
@@ -228,6 +228,16 @@ def _open(folder: Path) -> Any:
     from jukestudio.project import Project
 
     return Project.open(folder)
+
+
+def _total_seconds(args: argparse.Namespace) -> float:
+    """The song length a compose will use: the project's, or the one a new project gets."""
+    from jukestudio.project import ProjectSettings
+    from jukestudio.project.store import PROJECT_FILE
+
+    if (args.project / PROJECT_FILE).exists():
+        return float(_open(args.project).settings.total_length_s)
+    return float(args.total_seconds or ProjectSettings().total_length_s)
 
 
 def _open_or_create(args: argparse.Namespace) -> Any:
