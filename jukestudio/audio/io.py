@@ -59,6 +59,10 @@ def _open(path: Path) -> sf.SoundFile:
         raise AudioError(path, problem) from None
     if info.st_size == 0:
         raise AudioError(path, "file is empty (0 bytes)")
+    if not _looks_like_audio(path):  # spares the user a decoder's own stderr chatter about garbage
+        raise AudioError(
+            path, f"cannot be read as audio (its content is no audio format it knows); supported formats: {SUPPORTED}"
+        )
     try:
         return sf.SoundFile(path)
     except sf.LibsndfileError as exc:
@@ -68,6 +72,19 @@ def _open(path: Path) -> sf.SoundFile:
         raise AudioError(path, f"cannot be read as audio ({reason}); supported formats: {SUPPORTED}") from exc
     except (RuntimeError, TypeError, OSError) as exc:
         raise AudioError(path, f"cannot be opened ({exc})") from exc
+
+
+_MAGICS = (b"RIFF", b"RIFX", b"RF64", b"fLaC", b"OggS", b"FORM", b"ID3", b"caff", b".snd", b"riff", b"wvpk", b"BW64")
+
+
+def _looks_like_audio(path: Path) -> bool:
+    """The first bytes of a container libsndfile reads, or an MPEG audio frame (MP3 without ID3 tag)."""
+    fd = open_regular(path)
+    try:
+        head = os.read(fd, 4)
+    finally:
+        os.close(fd)
+    return head.startswith(_MAGICS) or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
 
 
 def probe(path: str | os.PathLike[str]) -> AudioInfo:
