@@ -30,6 +30,8 @@ def _target(filename: object) -> str:
 
 def describe_os_error(exc: OSError) -> str:
     where = _target(exc.filename)
+    if exc.errno == errno.ENOSPC and exc.strerror and "needs" in exc.strerror:  # the amount is known
+        return f"the disk is full: {exc.strerror} ({where}); free some space and try again"
     if exc.errno == errno.ENOSPC or exc.errno == getattr(errno, "EDQUOT", -1):
         return (
             f"the disk is full: cannot write {where}. Free some space, then run `jukestudio-cli resume "

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -371,3 +372,25 @@ def test_read_only_project_names_the_folder_not_a_temp_file(base: Base, model, s
     assert code == 2 and err.strip().count("\n") == 0, err
     assert "read-only" in err and ".tmp" not in err and str(folder / "jobs" / base.job) in err, err
     assert _digests(folder) == before
+
+
+def test_import_onto_a_full_disk_says_how_much_space_it_needs(small_disk: Path, monkeypatch) -> None:
+    from jukestudio.cli.errors import describe_failure
+    from jukestudio.model.weights import import_model
+
+    monkeypatch.setenv("JUKESTUDIO_HOME", str(small_disk / "home"))
+    _fill(small_disk)
+
+    def body() -> str:
+        try:
+            import_model([TINY_HF], name="tiny")
+        except OSError as exc:
+            return describe_failure(exc)
+        return "imported"
+
+    outcome = run_forked(body, timeout=60)
+    Tally.add("full disk / read-only", outcome.kind == "ok" and "needs" in str(outcome.value), 0.0, "import")
+    assert outcome.kind == "ok", outcome.message
+    assert re.search(r"the disk is full: importing tiny needs \d+ MB but only \d+ MB are free", outcome.value)
+    store = small_disk / "home" / "models"
+    assert not store.exists() or not list(store.iterdir()), "staging folder left behind"

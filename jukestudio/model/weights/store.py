@@ -11,6 +11,7 @@ crash never leaves a half entry under a real name.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -202,6 +203,13 @@ def _stored_tensors(component: str, config: JukeboxConfig, source: TensorSource,
 
 def _write_entry(folder: Path, name: str, parts: _Parts, report: Progress, *, untrained: bool) -> None:
     total = sum(_nbytes(source) for source in parts.sources.values()) or 1
+    free = shutil.disk_usage(folder).free
+    if free < total + (1 << 20):  # said before writing: a full disk is known to be too small up front
+        raise OSError(
+            errno.ENOSPC,
+            f"importing {name} needs {total / 1e6:,.0f} MB but only {free / 1e6:,.0f} MB are free on that disk",
+            str(folder.parent),
+        )
     done = 0
     components: dict[str, Any] = {}
 
