@@ -22,8 +22,8 @@ def _target(filename: object) -> str:
         return "a file"
     path = Path(os.fsdecode(filename)) if isinstance(filename, (str, bytes, os.PathLike)) else Path(str(filename))
     name = path.name
-    if name.startswith(".") and name.count(".") >= 2:  # atomic.py temp files: .<name>.<random><suffix>
-        final = name[1:].split(".")[0]
+    if name.startswith(".") and name.count(".") >= 3:  # atomic.py temp files: .<name>.<random>.<suffix>
+        final = name[1:].rsplit(".", 2)[0]
         return f"{path.parent / final} (in {path.parent})"
     return str(path)
 
