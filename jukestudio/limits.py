@@ -46,7 +46,8 @@ MAX_HEADER_PICKLE_BYTES = 64 * 1024
 """The legacy format's small header records (magic, protocol, sys info, storage keys list excluded)."""
 MAX_TENSOR_ELEMENTS = 1 << 34
 """Elements of one tensor (16 G; the largest real weight has 40 M)."""
-MAX_ZIP_MEMBERS = 1_000_000
+MAX_ZIP_MEMBERS = 100_000
+"""Members of a checkpoint zip (one per storage: a 5B prior has ~2,000)."""
 
 # ---------------------------------------------------------------- audio
 

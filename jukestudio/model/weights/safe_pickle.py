@@ -434,6 +434,18 @@ def _check_zip(path: Path, archive: zipfile.ZipFile, file_size: int) -> str:
     return pkl[0].filename
 
 
+def _check_zip_entry_count(path: Path) -> None:
+    """The entry count in the end record, before ``ZipFile`` builds one object per entry."""
+    with open(path, "rb") as handle:
+        end = zipfile._EndRecData(handle)  # the stdlib's own end-record reader (reads at most 64 KB)
+    if end is None:
+        raise CheckpointError(path, "a zip file without its directory (truncated?)")
+    if end[zipfile._ECD_ENTRIES_TOTAL] > limits.MAX_ZIP_MEMBERS:
+        raise CheckpointError(
+            path, f"a zip of {end[zipfile._ECD_ENTRIES_TOTAL]:,} members: not a PyTorch checkpoint; not read"
+        )
+
+
 def _read_zip(path: Path, fmap: _FileMap) -> Any:
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
@@ -520,6 +532,7 @@ def read_checkpoint(path: str | Path) -> Any:
     if not head.startswith(_ZIP_MAGIC):
         return _restricted_read(path, head)  # legacy: see the module docstring
     try:  # the zip's directory against the bounds before torch reads a member
+        _check_zip_entry_count(path)
         with zipfile.ZipFile(path) as archive:
             _check_zip(path, archive, path.stat().st_size)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
