@@ -12,6 +12,7 @@ variable is read at each rename (one dict lookup when unset), so a forked test p
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -106,7 +107,13 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError:
+            raise
+        except Exception as exc:  # a library writer's own error type (safetensors, libsndfile) for an OS failure
+            _raise_if_os_failure(exc, tmp)
+            raise
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, _default_mode(target))  # mkstemp creates 0600 files
@@ -117,6 +124,21 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _raise_if_os_failure(exc: Exception, tmp: Path) -> None:
+    """Disk full or an I/O error inside safetensors/libsndfile surfaces as their own error types with
+    the errno in the text; turn those into the OSError they are, so callers handle one kind of failure."""
+    text = str(exc)
+    for code, marks in ((errno.ENOSPC, ("No space left", "code: 28", "StorageFull")), (errno.EIO, ("code: 5,",))):
+        if any(mark in text for mark in marks):
+            raise OSError(code, os.strerror(code), str(tmp)) from exc
+    try:
+        if os.statvfs(tmp.parent).f_bavail == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp)) from exc
+    except (OSError, AttributeError) as probe:
+        if isinstance(probe, OSError) and probe.errno == errno.ENOSPC:
+            raise
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:

@@ -15,8 +15,10 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from jukestudio import limits
 from jukestudio.audio.constants import SAMPLE_RATE
 from jukestudio.audio.errors import AudioError
+from jukestudio.fileguard import UnusableFileError, check_regular_file, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +51,40 @@ def _libsndfile_reason(exc: Exception) -> str:
 
 
 def _open(path: Path) -> sf.SoundFile:
-    if not path.exists():
-        raise AudioError(path, "file not found")
-    if path.is_dir():
-        raise AudioError(path, "is a folder, not an audio file")
-    if path.stat().st_size == 0:
+    try:  # stat and a non-blocking open first: FIFOs, devices and unreadable files get their own reason
+        info = check_regular_file(path)
+        os.close(open_regular(path))
+    except UnusableFileError as exc:
+        problem = "file not found" if "does not exist" in exc.problem else exc.problem
+        raise AudioError(path, problem) from None
+    if info.st_size == 0:
         raise AudioError(path, "file is empty (0 bytes)")
+    if not _looks_like_audio(path):  # spares the user a decoder's own stderr chatter about garbage
+        raise AudioError(
+            path, f"cannot be read as audio (its content is no audio format it knows); supported formats: {SUPPORTED}"
+        )
     try:
         return sf.SoundFile(path)
     except sf.LibsndfileError as exc:
-        raise AudioError(
-            path, f"cannot be read as audio ({_libsndfile_reason(exc)}); supported formats: {SUPPORTED}"
-        ) from exc
+        reason = _libsndfile_reason(exc)
+        if "does not exist" in reason or "not a regular file" in reason or "Format not recognised" in reason:
+            reason = "not audio in a format it knows; the content does not match its name"  # the file is there
+        raise AudioError(path, f"cannot be read as audio ({reason}); supported formats: {SUPPORTED}") from exc
     except (RuntimeError, TypeError, OSError) as exc:
         raise AudioError(path, f"cannot be opened ({exc})") from exc
+
+
+_MAGICS = (b"RIFF", b"RIFX", b"RF64", b"fLaC", b"OggS", b"FORM", b"ID3", b"caff", b".snd", b"riff", b"wvpk", b"BW64")
+
+
+def _looks_like_audio(path: Path) -> bool:
+    """The first bytes of a container libsndfile reads, or an MPEG audio frame (MP3 without ID3 tag)."""
+    fd = open_regular(path)
+    try:
+        head = os.read(fd, 4)
+    finally:
+        os.close(fd)
+    return head.startswith(_MAGICS) or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
 
 
 def probe(path: str | os.PathLike[str]) -> AudioInfo:
@@ -111,7 +133,9 @@ def load_prompt(
     path = Path(path)
     with _open(path) as f:
         info = AudioInfo(path, int(f.samplerate), int(f.channels), int(f.frames), f.format, f.subtype)
-        if info.frames <= 0 or info.channels <= 0:
+        if not 0 < info.channels <= limits.MAX_AUDIO_CHANNELS or not 0 < info.sample_rate <= limits.MAX_SAMPLE_RATE:
+            raise AudioError(path, f"{info.channels} channels at {info.sample_rate} Hz is not audio jukestudio can use")
+        if info.frames <= 0:
             raise AudioError(path, "contains no audio (0 frames)")
         if info.duration_s < min_duration_s:
             raise AudioError(path, _too_short(info.frames, info.sample_rate, min_duration_s))

@@ -166,10 +166,12 @@ def settings_changes(args: Any) -> dict[str, Any]:
         raise UsageError("give the lyrics either with --lyrics or with --lyrics-file, not both")
     if args.lyrics_file is not None:
         existing_file(args.lyrics_file, "--lyrics-file")
-        try:
-            changes["lyrics"] = args.lyrics_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"--lyrics-file {args.lyrics_file}: cannot read it as UTF-8 text ({exc})") from None
+        from jukestudio.cli.arguments import read_lyrics_file
+
+        try:  # bounded, and a byte that is not UTF-8 is named with its offset
+            changes["lyrics"] = read_lyrics_file(args.lyrics_file)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     elif args.lyrics is not None:
         changes["lyrics"] = args.lyrics
     if args.total_seconds is not None:

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from jukestudio import limits
+from jukestudio.cli import arguments as typed
 from jukestudio.cli import checks
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
 from jukestudio.engine.state import RESUMABLE, UNFINISHED, read_jobs
@@ -30,10 +32,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "compose", help="sample new takes (from nothing or from a prompt)", description=_doc("compose")
     )
     _project_arg(compose)
-    compose.add_argument("--takes", type=int, help="how many takes side by side (default: project setting)")
+    compose.add_argument(
+        "--takes", type=typed.take_count, help="how many takes side by side (default: project setting)"
+    )
     compose.add_argument(
         "--seconds",
-        type=float,
+        type=typed.seconds,
         help="seconds to sample (default: project setting); with --prompt they follow the prompt, so a take "
         "lasts the prompt plus these seconds",
     )
@@ -47,9 +51,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     cont = commands.add_parser("continue", help="extend a take into variations", description=_doc("continue"))
     _project_arg(cont)
-    cont.add_argument("take", help="id of the take to continue")
-    cont.add_argument("--variations", type=int, help="how many variations (default: project's takes)")
-    cont.add_argument("--seconds", type=float, help="seconds to add (default: project's take length)")
+    cont.add_argument("take", type=typed.take_id, help="id of the take to continue")
+    cont.add_argument("--variations", type=typed.take_count, help="how many variations (default: project's takes)")
+    cont.add_argument("--seconds", type=typed.seconds, help="seconds to add (default: project's take length)")
     _strict_arg(cont)
     _sampling_args(cont)
     _run_args(cont)
@@ -58,8 +62,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     up = commands.add_parser("upsample", help="upsample takes to Full quality", description=_doc("upsample"))
     _project_arg(up)
-    up.add_argument("takes", nargs="+", help="ids of the takes (same length) to upsample together")
-    up.add_argument("--region", nargs=2, type=float, metavar=("START_S", "END_S"), help="only this time region")
+    up.add_argument("takes", nargs="+", type=typed.take_id, help="ids of the takes (same length) to upsample together")
+    up.add_argument(
+        "--region", nargs=2, type=typed.time_point, metavar=("START_S", "END_S"), help="only this time region"
+    )
     up.add_argument(
         "--levels",
         default="middle,full",
@@ -81,7 +87,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     export = commands.add_parser("export", help="write a take as a WAV file", description=_doc("export"))
     _project_arg(export)
-    export.add_argument("take", help="id of the take")
+    export.add_argument("take", type=typed.take_id, help="id of the take")
     export.add_argument("--level", help="quality to decode: preview, middle or full (default: the best finished one)")
     export.add_argument("-o", "--output", type=Path, help="WAV file (default: PROJECT_DIR/exports/<take>.wav)")
     export.add_argument("--normalise", action="store_true", help="scale the peak to -1 dBFS")
@@ -110,11 +116,13 @@ def _project_settings_args(parser: argparse.ArgumentParser) -> None:
         "project settings (a new project starts with them; on an existing one they change its settings)"
     )
     group.add_argument("--model", help="model name in the store, or a model folder")
-    group.add_argument("--artist", help="artist to condition on (default: unknown)")
-    group.add_argument("--genre", action="append", dest="genres", help="genre (repeat for several)")
-    group.add_argument("--lyrics", help="lyrics text")
+    group.add_argument("--artist", type=typed.text(what="--artist"), help="artist to condition on (default: unknown)")
+    group.add_argument(
+        "--genre", type=typed.text(what="--genre"), action="append", dest="genres", help="genre (repeat for several)"
+    )
+    group.add_argument("--lyrics", type=typed.text(limits.MAX_LYRICS_CHARS, "--lyrics"), help="lyrics text")
     group.add_argument("--lyrics-file", type=Path, help="read the lyrics from a UTF-8 text file")
-    group.add_argument("--total-seconds", type=float, help="declared length of the whole song")
+    group.add_argument("--total-seconds", type=typed.seconds, help="declared length of the whole song")
     _strict_arg(parser)
 
 
@@ -129,9 +137,9 @@ def _strict_arg(parser: argparse.ArgumentParser) -> None:
 
 def _run_args(parser: argparse.ArgumentParser, seed: bool = True) -> None:
     if seed:
-        parser.add_argument("--seed", type=int, help="random seed (same seed ⇒ same codes)")
+        parser.add_argument("--seed", type=typed.seed, help="random seed (same seed ⇒ same codes)")
     parser.add_argument("--device", help="cpu, cuda, cuda:N (default: CUDA when available)")
-    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch")
+    parser.add_argument("--threads", type=typed.threads, help="CPU threads for PyTorch")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -180,6 +188,12 @@ def _compose(args: argparse.Namespace) -> int:
     checks.existing_file(args.prompt, "--prompt")
     project, settings, changes = _project_for_compose(args)
     job_settings = _job_settings(settings, args)  # filters checked before anything is created
+    prompt = None
+    if args.prompt is not None:  # a path is checked before the model: a bad file fails fast, creates nothing
+        from jukestudio.audio.io import load_prompt
+
+        # only the span a prompt can use is decoded: a 30-minute file costs what its first minute costs
+        prompt = load_prompt(args.prompt, max_duration_s=min(limits.MAX_PROMPT_S, settings.total_length_s))
     config = checks.model_config(settings.model)
     checks.conditioning(config, settings, args.strict)
     levels = (0, 1, 2) if args.upsample else (0,)
@@ -193,11 +207,6 @@ def _compose(args: argparse.Namespace) -> int:
     from jukestudio.engine import jobs
 
     model = _load_model(settings.model, args)
-    prompt = None
-    if args.prompt is not None:
-        from jukestudio.audio.io import load_prompt
-
-        prompt = load_prompt(args.prompt)
     state = jobs.create_compose(
         project,
         model,
@@ -472,6 +481,7 @@ def _load_model(name: str, args: argparse.Namespace, components: tuple[str, ...]
 
 
 def _run(project: Any, models: dict[str, Any], folders: list[Path], args: argparse.Namespace) -> int:
+    from jukestudio.engine.job_lock import JobBusyError
     from jukestudio.engine.runner import run_job
     from jukestudio.engine.state import read_job_info
 
@@ -490,6 +500,9 @@ def _run(project: Any, models: dict[str, Any], folders: list[Path], args: argpar
                     f"{folder.name}\n"
                 )
                 return EXIT_CANCELLED
+            except JobBusyError as exc:  # another process runs it: its job.json is not ours to change
+                bar.close()
+                raise checks.UsageError(str(exc)) from exc
             except (ValueError, RuntimeError, OSError) as exc:
                 bar.close()
                 _mark_failed(folder, exc)

@@ -9,11 +9,19 @@ from collections.abc import Sequence
 
 from jukestudio import __version__
 from jukestudio.cli import jobs, models
+from jukestudio.cli.errors import EXIT_ERROR, describe_failure
 from jukestudio.logsetup import setup_logging
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments: one line naming the argument and the problem (exit 2), not the whole usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_ERROR, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="jukestudio-cli",
         description="jukestudio without a window: import models, compose, continue, upsample, resume, export.",
     )
@@ -38,17 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("cancelled\n")
         return 130
     except Exception as exc:
-        # Our errors (bad checkpoint, audio, config, project, duration) all say what is wrong and where;
-        # the traceback goes to the log file only. (The project package is imported here, not above:
-        # `--help` and `models list` need neither it nor numpy.)
-        from jukestudio.project.errors import ProjectError
-
-        if not isinstance(exc, (ValueError, OSError, ProjectError)):
-            raise
+        # Our errors (bad checkpoint, audio, config, project, job, duration) say what is wrong and where;
+        # OS errors (disk full, read-only) say what to do (cli/errors.py). The traceback goes to the log only.
         logging.getLogger("jukestudio.cli").debug("command failed", exc_info=True)
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
-
+        sys.stderr.write(f"error: {describe_failure(exc)}\n")
+        return EXIT_ERROR
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from jukestudio.engine.job_validate import read_checked_codes
 from jukestudio.levels import level_label
 
 
@@ -25,7 +26,7 @@ def preview_audio(model: Any, codes: torch.Tensor, level: int = 0) -> torch.Tens
 
 def preview_take(project: Any, model: Any, take_id: str, level: int = 0) -> np.ndarray:
     """Decode one level of a take, cache it in the project and return it (float32 mono)."""
-    codes = project.read_codes(take_id)[level]
+    codes = read_checked_codes(project, model.config, take_id)[level]
     if codes is None or codes.numel() == 0:
         raise ValueError(f"take {take_id} has no {level_label(level)} codes")
     audio = preview_audio(model, codes.reshape(1, -1).to(module_device(model.vqvae)), level=level)[0].numpy()

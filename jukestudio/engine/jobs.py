@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from jukestudio.engine.job_validate import read_checked_codes
 from jukestudio.engine.state import JobState, job_folder, new_job_id, now_iso
 from jukestudio.levels import level_label
 from jukestudio.model import sample_loop, sampling_params
@@ -184,7 +185,7 @@ def create_continue(
     """N variations that extend a take's top level by ``seconds``: the take repeated N times, continued."""
     settings = settings or project.settings
     config = model.config
-    top = project.read_codes(take_id)[0]
+    top = read_checked_codes(project, config, take_id)[0]
     if top is None or top.numel() == 0:
         raise ValueError(f"take {take_id} has no top-level codes to continue")
     n = n_variations or settings.n_takes
@@ -269,7 +270,7 @@ def create_upsample(
     sr = config.sampling_rate
     tops = []
     for take_id in take_ids:
-        top = project.read_codes(take_id)[0]
+        top = read_checked_codes(project, config, take_id)[0]
         if top is None or top.numel() == 0:
             raise ValueError(f"take {take_id} has no top-level codes to upsample")
         tops.append(top.reshape(-1).long())
@@ -291,7 +292,7 @@ def create_upsample(
     codes[0] = top[:, first:last].contiguous()
     if region_s is None:  # lower levels a prompt left behind (status "partial") are continued, not redone
         for level in levels:
-            rows = [project.read_codes(t)[level] for t in take_ids]
+            rows = [read_checked_codes(project, config, t)[level] for t in take_ids]
             partial = all(project.take(t).level_status(level) == "partial" for t in take_ids)
             if partial and all(r is not None for r in rows) and len({r.numel() for r in rows}) == 1:
                 codes[level] = torch.stack([r.reshape(-1).long() for r in rows])
@@ -332,7 +333,7 @@ def create_preview(
         raise ValueError("choose at least one take to preview")
     rows, levels = [], []
     for take_id in take_ids:
-        codes = project.read_codes(take_id)
+        codes = read_checked_codes(project, config, take_id)
         chosen = level if level is not None else _preview_level(project, take_id, codes)
         if not 0 <= chosen < len(codes):
             raise ValueError(f"take {take_id}: no prior level {chosen}")

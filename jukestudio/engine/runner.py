@@ -16,7 +16,6 @@ skips the takes it already decoded).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,13 +24,15 @@ from typing import Any
 
 import torch
 
-from jukestudio.atomic import atomic_write_text, is_temp_leftover
+from jukestudio.atomic import is_temp_leftover
 from jukestudio.engine import device as devices
 from jukestudio.engine.decode import module_device, preview_audio
 from jukestudio.engine.finish import finish_job, open_project_of
+from jukestudio.engine.job_lock import LOCK_FILE, job_lock  # noqa: F401 - LOCK_FILE: the lock's name
+from jukestudio.engine.job_validate import check_codes_vocab, vocab_sizes
 from jukestudio.engine.jobs import JobSettings, preview_progress, progress_info
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
-from jukestudio.engine.state import RESUMABLE, JobState
+from jukestudio.engine.state import RESUMABLE, STATE_FILE, JobState
 from jukestudio.engine.tracker import ProgressTracker
 from jukestudio.model import sample_loop
 from jukestudio.model.sample_loop import Window
@@ -40,7 +41,6 @@ from jukestudio.project import Project
 logger = logging.getLogger(__name__)
 
 Report = Callable[[Progress], None]
-LOCK_FILE = "lock"
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ def _run_sampling(
 ) -> JobResult:
     if model is None:
         model = _load_model(state.info["model"])
+    check_codes_vocab(state.codes, vocab_sizes(model.config), state.folder / STATE_FILE)
     settings = JobSettings.from_dict(state.settings)
     target = devices.pick_device(str(device) if device is not None else settings.device)
     generator = _generator(state, settings.params.seed, target)
@@ -223,40 +224,21 @@ def _recording_outcome(state: JobState, cancelled_message: str, on_cancel: Calla
     except BaseException as exc:
         if not isinstance(exc, KeyboardInterrupt):
             state.set_status("failed", f"{type(exc).__name__}: {exc}")
-            state.save(tensors=False)
+            try:
+                state.save(tensors=False)
+            except OSError as save_error:  # disk full / read-only: the job stays resumable as it was on disk
+                logger.warning("job %s: could not record the failure (%s)", state.job_id, save_error)
         raise
 
 
 @contextmanager
 def _job_lock(folder: Path) -> Iterator[None]:
-    """One process runs a job at a time (the GUI and `jukestudio-cli resume` share project folders).
-
-    The lock file holds the owner's process id; a lock left by a dead (e.g. killed) process is taken over.
-    """
-    lock = folder / LOCK_FILE
-    try:
-        owner = int(lock.read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
-        owner = None
-    if owner is not None and owner != os.getpid() and _process_alive(owner):
-        raise RuntimeError(f"{folder}: this job is being run by process {owner}; wait for it or stop it first")
-    atomic_write_text(lock, str(os.getpid()))
-    for leftover in (p for p in folder.iterdir() if is_temp_leftover(p) and p.is_file()):
-        leftover.unlink(missing_ok=True)  # a write of a killed owner (we hold the lock now)
-    try:
+    """One process runs a job at a time (engine/job_lock.py: atomic; a dead owner's lock is taken
+    over); holding it, the temp files of a killed owner's writes are cleared."""
+    with job_lock(folder):
+        for leftover in (p for p in folder.iterdir() if is_temp_leftover(p) and p.is_file()):
+            leftover.unlink(missing_ok=True)  # a write of a killed owner (we hold the lock now)
         yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists (another user's), or the platform cannot tell: be safe
-    return True
 
 
 def _generator(state: JobState, seed: int, target: torch.device) -> torch.Generator:

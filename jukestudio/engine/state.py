@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jukestudio.atomic import atomic_write_json, atomic_write_with
+from jukestudio.engine.job_validate import JobFileError, check_job_info
 from jukestudio.project.errors import ProjectCorruptError
 from jukestudio.project.store import JOBS_DIR, read_json
 
@@ -132,7 +133,8 @@ class JobState:
 def read_job_info(folder: str | Path) -> dict[str, Any]:
     """The job.json of a job folder, checked; raises :class:`JobStateError` naming what is wrong.
 
-    The only place job.json is parsed: checks on its content belong here.
+    The only place job.json is parsed; its fields are checked one by one (engine/job_validate.py),
+    so past here they can be trusted.
     """
     path = Path(folder) / JOB_FILE
     try:
@@ -146,9 +148,10 @@ def read_job_info(folder: str | Path) -> dict[str, Any]:
         raise JobStateError(f"{path}: job record lacks {', '.join(missing)}")
     if info["status"] not in STATUSES:
         raise JobStateError(f"{path}: unknown status {info['status']!r}")
-    if not isinstance(info["take_ids"], list):
-        raise JobStateError(f"{path}: take_ids must be a list")
-    return info
+    try:
+        return check_job_info(info, path)
+    except JobFileError as exc:
+        raise JobStateError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -208,7 +211,7 @@ def read_jobs(project_dir: str | Path) -> tuple[list[JobRecord], list[str]]:
         try:
             records.append(read_job(folder))
         except JobStateError as exc:
-            logger.warning("skipping job folder: %s", exc)
+            logger.info("skipping job folder: %s", exc)  # the caller reports the problems it gets back
             problems.append(str(exc))
     records.sort(key=lambda r: (r.created, r.id))
     return records, problems

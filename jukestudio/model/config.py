@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from jukestudio import limits
+
 # attention_pattern names (HF) ↔ OpenAI attn_order
 ATTENTION_PATTERNS = {
     "full_dense_attention": 0,
@@ -218,7 +220,22 @@ class JukeboxConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JukeboxConfig:
-        """Read our own JSON or a Hugging Face ``config.json`` (``model_type == 'jukebox'``)."""
+        """Read our own JSON or a Hugging Face ``config.json`` (``model_type == 'jukebox'``).
+
+        Untrusted data: checked (config_validate) before anything is built and after, field by field.
+        """
+        from jukestudio.model.config_validate import check_config, check_config_data
+
+        check_config_data(data)
+        try:
+            return check_config(cls._from_checked_data(data))
+        except (TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"not a valid Jukebox config ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _from_checked_data(cls, data: dict[str, Any]) -> JukeboxConfig:
         if data.get("model_type") not in (None, "jukebox"):
             raise ConfigError(f"not a Jukebox config (model_type={data.get('model_type')!r})")
         if "prior_config_list" not in data or "vqvae_config" not in data:
@@ -244,15 +261,19 @@ class JukeboxConfig:
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> JukeboxConfig:
+        from jukestudio.fileguard import read_small_file
+
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read a JSON config ({exc})") from exc
+            data = json.loads(read_small_file(path, limits.MAX_CONFIG_BYTES, "config").decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise ConfigError(f"{path}: cannot read a JSON config ({exc})") from None
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
         try:
             return cls.from_dict(data)
-        except (TypeError, KeyError) as exc:
-            raise ConfigError(f"{path}: not a valid Jukebox config ({exc})") from exc
+        except (TypeError, KeyError, ValueError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> JukeboxConfig:

@@ -145,7 +145,7 @@ class Project:
             self._takes[take.id] = take
         self._break_cycles()
         for problem in self.problems:
-            log.warning("%s", problem)
+            log.info("%s", problem)  # reported to the user through project.problems (window, CLI errors)
 
     def _break_cycles(self) -> None:
         """Hand-edited files can make a take its own ancestor; show such a take as a root."""

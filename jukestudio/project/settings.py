@@ -10,6 +10,7 @@ from typing import Any
 from jukestudio.levels import LEVEL_KEYS
 from jukestudio.model.sampling_params import SamplingParams
 from jukestudio.project.errors import ProjectCorruptError
+from jukestudio.project.validate import settings_problems
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class ProjectSettings:
             problems.append(f"seed must be empty or a whole number ≥ 0, got {self.seed!r}")
         if not problems:  # the sampling values are checked by their record, the one home of their rules
             problems += self.sampling_params(0).problems()
+        problems += settings_problems(self)  # upper bounds and unencodable text (project/validate.py)
         if problems:
             raise ValueError("; ".join(problems))
         return self

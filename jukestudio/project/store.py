@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import soundfile as sf
 
+from jukestudio import limits
 from jukestudio.atomic import atomic_write_with
 from jukestudio.audio.constants import SAMPLE_RATE
+from jukestudio.fileguard import UnusableFileError, read_small_file
 from jukestudio.project.errors import ProjectCorruptError
 from jukestudio.project.settings import LEVEL_NAMES, N_LEVELS
 
@@ -50,12 +52,14 @@ def check_level(prior_level: Any) -> int:
 
 def read_json(path: Path, what: str) -> Any:
     """Parse a JSON file or raise ProjectCorruptError that says the file was left untouched."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ProjectCorruptError(f"{path}: cannot read {what} ({exc})") from exc
+    try:  # never blocks on a FIFO, never reads more than a project file can hold (jukestudio/limits.py)
+        raw = read_small_file(path, limits.MAX_JSON_BYTES, what)
+    except UnusableFileError as exc:
+        raise ProjectCorruptError(f"cannot read the {what}: {exc}; it was left untouched") from None
     try:
         return json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise ProjectCorruptError(f"{path}: the {what} nests too deeply to be a jukestudio file; untouched") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         detail = f"line {exc.lineno} column {exc.colno}: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else exc
         size = "empty" if not raw else f"{len(raw)} bytes"

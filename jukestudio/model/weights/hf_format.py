@@ -176,8 +176,8 @@ def read_hf_folder(folder: str | Path) -> tuple[JukeboxConfig, dict[str, TensorS
     folder = Path(folder)
     try:
         config = JukeboxConfig.from_pretrained(folder)
-    except ConfigError as exc:
-        raise CheckpointError(folder / "config.json", str(exc)) from None
+    except ConfigError as exc:  # the message starts with the file's path already
+        raise CheckpointError(folder / "config.json", str(exc).removeprefix(f"{folder / 'config.json'}: ")) from None
     sources = split_components(_weight_files(folder), folder)
     if not sources:
         raise CheckpointError(folder, "the weights hold no Jukebox tensors")

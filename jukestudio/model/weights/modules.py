@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from jukestudio.model.config import JukeboxConfig
+from jukestudio.model.config_validate import check_component_size
 from jukestudio.model.modeling import JukeboxModel
 from jukestudio.model.prior import JukeboxPrior
 from jukestudio.model.vqvae import JukeboxVQVAE
@@ -84,6 +85,7 @@ def tied_names(module: nn.Module) -> dict[str, str]:
 def _layout(config_json: str, component: str) -> tuple[Shapes, dict[str, str]]:
     """Shapes and tied aliases of a component, cached: building a 5B prior even on meta takes ~0.5 s."""
     module = meta_component(JukeboxConfig.from_dict(json.loads(config_json)), component)
+    check_component_size(module, component)  # size known on meta, before any memory is committed
     return {n: tuple(t.shape) for n, t in module.state_dict().items()}, tied_names(module)
 
 

@@ -28,6 +28,7 @@ from jukestudio.model.config import (
     JukeboxVQVAEConfig,
     preset,
 )
+from jukestudio.model.config_validate import check_prior, check_vqvae
 from jukestudio.model.weights.errors import CheckpointError
 from jukestudio.model.weights.keymap import keymap_for, original_to_hf
 from jukestudio.model.weights.modules import COMPONENTS, check_state, prior_index
@@ -282,6 +283,7 @@ def prior_config_from_hps(
             res_strides_t=list(vqvae.res_strides_t),
             encoder_config=_encoder_config_from_hps(h, path) if n_tokens and not single else None,
         )
+        check_prior(cfg, "hps")
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise CheckpointError(path, f"its hps do not describe a Jukebox prior ({type(exc).__name__}: {exc})") from None
     if p > 0 and cfg.label_version == "v2":  # the same policy as JukeboxConfig.from_pretrained (config.py)
@@ -349,7 +351,11 @@ def _set_component_config(config: JukeboxConfig, f: OriginalFile, matched: str |
             raise CheckpointError(f.path, "has no hps")
         trial = copy.deepcopy(config)
         if f.component == "vqvae":
-            trial.vqvae_config = vqvae_config_from_hps(f.hps)
+            try:
+                trial.vqvae_config = vqvae_config_from_hps(f.hps)
+                check_vqvae(trial.vqvae_config)
+            except (TypeError, ValueError) as exc:  # ConfigError included: text where a number belongs, ...
+                raise CheckpointError(f.path, f"its hps do not describe a Jukebox VQ-VAE ({exc})") from None
         else:
             p = prior_index(f.component)
             trial.prior_configs[p] = prior_config_from_hps(f.hps, f.component, f.state, f.path, config.vqvae_config)

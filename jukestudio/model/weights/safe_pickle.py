@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import logging
 import mmap
+import os
 import pickle
 import pickletools
 import struct
@@ -32,6 +33,8 @@ from typing import Any
 
 import torch
 
+from jukestudio import limits
+from jukestudio.fileguard import UnusableFileError, open_regular
 from jukestudio.model.weights.errors import CheckpointError, UnsafeCheckpointError
 
 log = logging.getLogger(__name__)
@@ -94,18 +97,27 @@ class Opaque(dict, metaclass=_OpaqueMeta):
         raise TypeError("placeholder objects are not picklable")
 
 
-def to_plain(obj: Any) -> Any:
-    """Placeholders → plain dicts (their items plus dict state), recursively through containers."""
+class _TooDeep(Exception):
+    """Containers nest deeper than limits.MAX_PICKLE_DEPTH (checked before recursing further)."""
+
+
+def to_plain(obj: Any, _depth: int = 0) -> Any:
+    """Placeholders → plain dicts (their items plus dict state), recursively through containers.
+
+    Raises ValueError for containers nested deeper than ``limits.MAX_PICKLE_DEPTH``.
+    """
+    if _depth > limits.MAX_PICKLE_DEPTH:
+        raise ValueError(f"the data nests deeper than {limits.MAX_PICKLE_DEPTH} levels")
     if isinstance(obj, Opaque):
-        out = {str(k): to_plain(v) for k, v in obj.items()}
+        out = {str(k): to_plain(v, _depth + 1) for k, v in obj.items()}
         if isinstance(obj.opaque_state, dict):
             for key, value in obj.opaque_state.items():
-                out.setdefault(str(key), to_plain(value))
+                out.setdefault(str(key), to_plain(value, _depth + 1))
         return out
     if isinstance(obj, dict):
-        return {k: to_plain(v) for k, v in obj.items()}
+        return {k: to_plain(v, _depth + 1) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [to_plain(v) for v in obj]
+        return [to_plain(v, _depth + 1) for v in obj]
     return obj
 
 
@@ -239,12 +251,16 @@ class _BoundedReader:
     """File-like view of the map for the unpickler: a damaged length field cannot make it allocate
     more than the file holds (a plain file's ``read(n)`` would try to allocate n bytes first)."""
 
-    def __init__(self, fmap: _FileMap, pos: int = 0) -> None:
-        self.map, self.size, self.pos = fmap.map, fmap.size, pos
+    def __init__(self, fmap: _FileMap, pos: int = 0, max_bytes: int | None = None) -> None:
+        self.map, self.pos = fmap.map, pos
+        self.size = fmap.size if max_bytes is None else min(fmap.size, pos + max_bytes)
+        self.capped = max_bytes is not None and pos + max_bytes < fmap.size
 
     def read(self, n: int = -1) -> bytes:
         end = self.size if n < 0 else self.pos + n
         if end > self.size:
+            if self.capped:
+                raise _TooBig("a pickle record is larger than the reader allows")
             raise EOFError("a record reaches past the end of the file")
         data = self.map[self.pos : end]
         self.pos = end
@@ -267,57 +283,111 @@ class _BoundedReader:
         return self.pos
 
 
+class _TooBig(Exception):
+    """A pickle exceeds one of the bounds in jukestudio.limits (size, opcodes, memo)."""
+
+
 _MEMO_OPS = {"PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"}
 
 
 def _check_memo(stream: Any) -> None:
-    """Scan one pickle's opcodes (nothing is built) for memo indices far beyond what it has stored.
+    """Scan one pickle's opcodes (nothing is built) against the bounds before unpickling it.
 
     CPython's unpickler grows its memo table to a stored index before use: one damaged 4-byte
-    index makes it allocate gigabytes. Real pickles number memo entries 0, 1, 2, ...
+    index makes it allocate gigabytes. Real pickles number memo entries 0, 1, 2, ... The number of
+    opcodes bounds the objects the pickle can build; the stream's reader bounds its bytes.
     """
     stored = 0
-    for opcode, arg, _pos in pickletools.genops(stream):
+    for count, (opcode, arg, _pos) in enumerate(pickletools.genops(stream)):
+        if count > limits.MAX_PICKLE_OPS:
+            raise _TooBig(f"more than {limits.MAX_PICKLE_OPS:,} pickle opcodes")
         if opcode.name in _MEMO_OPS and isinstance(arg, int) and arg > stored + 1:
             raise ValueError(f"memo index {arg} out of range")
         if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
             stored += 1
+            if stored > limits.MAX_PICKLE_MEMO:
+                raise _TooBig(f"more than {limits.MAX_PICKLE_MEMO:,} memo entries")
 
 
-def _materialise(obj: Any, roots: dict[str, torch.Tensor]) -> Any:
+def _check_view(numel: int, storage_numel: int, offset: int, size: tuple[int, ...], stride: tuple[int, ...]) -> None:
+    """Refuse a tensor view before it is made: outside its storage, overlapping, or absurdly large.
+
+    Weights never overlap themselves; a zero-stride view can claim 400 GB over one float, and
+    whoever copies it (the store) would allocate that.
+    """
+    if offset < 0 or min(size, default=0) < 0 or min(stride, default=0) < 0 or len(size) != len(stride):
+        raise ValueError("a tensor with a negative offset, size or stride")
+    if numel > limits.MAX_TENSOR_ELEMENTS:
+        raise ValueError(f"a tensor of {numel:,} elements (the limit is {limits.MAX_TENSOR_ELEMENTS:,})")
+    needed = offset + sum((s - 1) * st for s, st in zip(size, stride)) + 1 if numel else 0
+    if needed > storage_numel:
+        raise ValueError("a tensor reaches outside its storage")
+    if numel > storage_numel:
+        raise ValueError(f"a tensor view of {numel:,} elements over a storage of {storage_numel:,} (overlapping)")
+
+
+def _numel(size: tuple[int, ...]) -> int:
+    total = 1
+    for s in size:
+        total *= s
+    return total
+
+
+def _materialise(obj: Any, roots: dict[str, torch.Tensor], depth: int = 0) -> Any:
+    if depth > limits.MAX_PICKLE_DEPTH:
+        raise _TooDeep()
     if isinstance(obj, _TensorSpec):
         root = roots[obj.storage.key]
         offset = obj.storage.elem_offset + obj.offset
-        needed = offset + sum((s - 1) * st for s, st in zip(obj.size, obj.stride)) + 1 if all(obj.size) else 0
-        if needed > root.numel() or offset < 0 or min(obj.size, default=0) < 0 or min(obj.stride, default=0) < 0:
-            raise ValueError("a tensor reaches outside its storage")
+        _check_view(_numel(obj.size), root.numel(), offset, obj.size, obj.stride)
         return root.as_strided(obj.size, obj.stride, offset)
     if isinstance(obj, Opaque):
         for key in list(obj):
-            dict.__setitem__(obj, key, _materialise(obj[key], roots))
+            dict.__setitem__(obj, key, _materialise(obj[key], roots, depth + 1))
         return obj
     if isinstance(obj, dict):
         for key in list(obj):
-            obj[key] = _materialise(obj[key], roots)
+            obj[key] = _materialise(obj[key], roots, depth + 1)
         return obj
     if isinstance(obj, list):
-        return [_materialise(v, roots) for v in obj]
+        return [_materialise(v, roots, depth + 1) for v in obj]
     if isinstance(obj, tuple):
-        return tuple(_materialise(v, roots) for v in obj)
+        return tuple(_materialise(v, roots, depth + 1) for v in obj)
     return obj
+
+
+def _check_loaded(obj: Any, depth: int = 0) -> None:
+    """What ``torch.load`` returned: the same nesting and view bounds as our own reader applies."""
+    if depth > limits.MAX_PICKLE_DEPTH:
+        raise _TooDeep()
+    if isinstance(obj, torch.Tensor):
+        storage = obj.untyped_storage()
+        elems = storage.nbytes() // max(1, obj.element_size())
+        _check_view(obj.numel(), elems, obj.storage_offset(), tuple(obj.shape), tuple(obj.stride()))
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            _check_loaded(value, depth + 1)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        for value in obj:
+            _check_loaded(value, depth + 1)
+
+
+def _load_header(fmap: _FileMap, handle: _BoundedReader) -> Any:
+    """One small header record of the legacy format, scanned against the bounds before it is built."""
+    _check_memo(_BoundedReader(fmap, handle.tell(), limits.MAX_HEADER_PICKLE_BYTES))
+    return _NoGlobalsUnpickler(handle).load()
 
 
 def _read_legacy(path: Path, fmap: _FileMap) -> Any:
     handle = _BoundedReader(fmap)
-    header = _NoGlobalsUnpickler(handle)
-    if header.load() != _LEGACY_MAGIC:
+    if _load_header(fmap, handle) != _LEGACY_MAGIC:
         raise CheckpointError(path, "not a PyTorch checkpoint (bad magic number)")
-    header.load()  # protocol version
-    header.load()  # sys info: endianness, type sizes
-    _check_memo(_BoundedReader(fmap, handle.tell()))
+    _load_header(fmap, handle)  # protocol version
+    _load_header(fmap, handle)  # sys info: endianness, type sizes
+    _check_memo(_BoundedReader(fmap, handle.tell(), limits.MAX_PICKLE_BYTES))
     unpickler = _RestrictedUnpickler(handle, zip_format=False)
     result = unpickler.load()
-    _check_memo(_BoundedReader(fmap, handle.tell()))
+    _check_memo(_BoundedReader(fmap, handle.tell(), limits.MAX_PICKLE_BYTES))
     keys = _NoGlobalsUnpickler(handle).load()
     offset = handle.tell()
     if not isinstance(keys, list):
@@ -343,19 +413,47 @@ def _read_legacy(path: Path, fmap: _FileMap) -> Any:
     return _materialise(result, roots)
 
 
+def _check_zip(path: Path, archive: zipfile.ZipFile, file_size: int) -> str:
+    """The zip's directory against the bounds, before any member is read; returns data.pkl's name."""
+    infos = archive.infolist()
+    if len(infos) > limits.MAX_ZIP_MEMBERS:
+        raise CheckpointError(path, f"a zip of {len(infos):,} members: not a PyTorch checkpoint")
+    pkl = [i for i in infos if i.filename.endswith("data.pkl")]
+    if len(pkl) != 1:
+        raise CheckpointError(path, "a zip file without exactly one data.pkl (not a PyTorch checkpoint)")
+    if any(i.compress_type != zipfile.ZIP_STORED for i in infos):
+        # torch never compresses; refusing compression also rules out decompression bombs
+        raise CheckpointError(path, "a compressed zip: not a file torch.save wrote")
+    if pkl[0].file_size > limits.MAX_PICKLE_BYTES:
+        raise CheckpointError(
+            path, f"its data.pkl is {pkl[0].file_size:,} bytes (at most {limits.MAX_PICKLE_BYTES:,}); not read"
+        )
+    for info in infos:
+        if info.header_offset + info.file_size > file_size:
+            raise CheckpointError(path, f"the file is truncated ({info.filename} reaches past its end)")
+    return pkl[0].filename
+
+
+def _check_zip_entry_count(path: Path) -> None:
+    """The entry count in the end record, before ``ZipFile`` builds one object per entry."""
+    with open(path, "rb") as handle:
+        end = zipfile._EndRecData(handle)  # the stdlib's own end-record reader (reads at most 64 KB)
+    if end is None:
+        raise CheckpointError(path, "a zip file without its directory (truncated?)")
+    if end[zipfile._ECD_ENTRIES_TOTAL] > limits.MAX_ZIP_MEMBERS:
+        raise CheckpointError(
+            path, f"a zip of {end[zipfile._ECD_ENTRIES_TOTAL]:,} members: not a PyTorch checkpoint; not read"
+        )
+
+
 def _read_zip(path: Path, fmap: _FileMap) -> Any:
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
-        pkl = [n for n in names if n.endswith("data.pkl")]
-        if len(pkl) != 1:
-            raise CheckpointError(path, "a zip file without exactly one data.pkl (not a PyTorch checkpoint)")
-        prefix = pkl[0][: -len("data.pkl")]
-        if f"{prefix}byteorder" in names and archive.read(f"{prefix}byteorder") != b"little":
+        pkl_name = _check_zip(path, archive, fmap.size)
+        prefix = pkl_name[: -len("data.pkl")]
+        if f"{prefix}byteorder" in names and archive.read(f"{prefix}byteorder")[:16] != b"little":
             raise CheckpointError(path, "big-endian checkpoints are not supported")
-        if any(i.compress_type != zipfile.ZIP_STORED for i in archive.infolist()):
-            # torch never compresses; refusing compression also rules out decompression bombs
-            raise CheckpointError(path, "a compressed zip: not a file torch.save wrote")
-        pickled = archive.read(pkl[0])
+        pickled = archive.read(pkl_name)
         _check_memo(io.BytesIO(pickled))
         unpickler = _RestrictedUnpickler(io.BytesIO(pickled), zip_format=True)
         result = unpickler.load()
@@ -390,8 +488,20 @@ def _restricted_read(path: Path, head: bytes) -> Any:
         ) from None
     except CheckpointError:
         raise
+    except (_TooBig, _TooDeep, RecursionError, MemoryError) as exc:
+        raise CheckpointError(path, _bound_message(exc)) from None
     except Exception as exc:  # a damaged pickle can fail in many ways; each means "corrupt"
         raise CheckpointError(path, f"corrupt or truncated checkpoint ({type(exc).__name__}: {exc})") from None
+
+
+def _bound_message(exc: BaseException) -> str:
+    if isinstance(exc, (_TooDeep, RecursionError)):
+        what = f"its data nests deeper than {limits.MAX_PICKLE_DEPTH} levels"
+    elif isinstance(exc, MemoryError):
+        what = "reading it ran out of memory"
+    else:
+        what = str(exc)
+    return f"refused: {what} — not a weights file jukestudio can read (limits in jukestudio/limits.py)"
 
 
 def _looks_like_torch(head: bytes) -> bool:
@@ -406,18 +516,37 @@ def read_checkpoint(path: str | Path) -> Any:
     """
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(16)
+        fd = open_regular(path)  # a FIFO or device is refused here, without blocking on it
+    except UnusableFileError as exc:
+        raise CheckpointError(path, f"cannot read the file: it {exc.problem}") from None
+    try:
+        head = os.read(fd, 16)
     except OSError as exc:
         raise CheckpointError(path, f"cannot read the file ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
     if not head:
         raise CheckpointError(path, "the file is empty")
     if not _looks_like_torch(head):
         raise CheckpointError(path, f"not a PyTorch checkpoint (it starts with {head[:8]!r})")
     if not head.startswith(_ZIP_MAGIC):
         return _restricted_read(path, head)  # legacy: see the module docstring
+    try:  # the zip's directory against the bounds before torch reads a member
+        _check_zip_entry_count(path)
+        with zipfile.ZipFile(path) as archive:
+            _check_zip(path, archive, path.stat().st_size)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(path, f"corrupt or truncated checkpoint ({type(exc).__name__}: {exc})") from None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        _check_loaded(loaded)
+        return loaded
+    except (_TooDeep, RecursionError, MemoryError) as exc:
+        raise CheckpointError(path, _bound_message(exc)) from None
+    except ValueError as exc:  # _check_loaded: a view outside/over its storage
+        raise CheckpointError(path, f"corrupt checkpoint ({exc})") from None
     except pickle.UnpicklingError as exc:
         # weights_only refuses globals it does not know (the 'hps' object): read it ourselves
         log.debug("%s: weights_only load refused (%s); using the restricted reader", path, str(exc)[:200])

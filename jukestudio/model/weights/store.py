@@ -11,6 +11,7 @@ crash never leaves a half entry under a real name.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -205,6 +206,15 @@ def _write_entry(
 ) -> None:
     sizes = {component: _nbytes(source) for component, source in parts.sources.items()}
     total = sum(sizes.values()) or 1
+    # said before writing: a disk known to be too small is refused up front (fp16 at most halves it)
+    needed = total if store_dtype == "fp32" else total // 2
+    free = shutil.disk_usage(folder).free
+    if free < needed + (1 << 20):
+        raise OSError(
+            errno.ENOSPC,
+            f"importing {name} needs {needed / 1e6:,.0f} MB but only {free / 1e6:,.0f} MB are free on that disk",
+            str(folder.parent),
+        )
     done = 0
     components: dict[str, Any] = {}
 
