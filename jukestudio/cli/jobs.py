@@ -107,8 +107,8 @@ def _compile_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--compile",
         action="store_true",
-        help="on CUDA, run the per-token step through torch.compile with CUDA graphs (slow first window; "
-        "ignored with a warning on CPU)",
+        help="on CUDA, capture the per-token step once per window shape as a CUDA graph and replay it "
+        "(ignored with a warning on CPU)",
     )
 
 

@@ -58,7 +58,7 @@ class SamplingSettings:
     seed: int = 0
     device: str | None = None  # None = CUDA when available, else CPU
     precision: str = "auto"  # "auto" (fp16 transformer on a GPU, fp32 on CPU), "fp32", "fp16", "bf16"
-    compile: bool = False  # torch.compile + CUDA graphs for the per-token step (CUDA only; else eager)
+    compile: bool = False  # the per-token step replayed as a CUDA graph (CUDA only; else eager)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

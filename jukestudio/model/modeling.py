@@ -164,8 +164,8 @@ class JukeboxModel(nn.Module):
             on_step(window, rows_done, rows, i, n): after every sampled token step; may raise to cancel.
             on_window(window, codes): after every finished window with the codes so far.
             on_message(text): notes for the user (e.g. out-of-memory retries).
-            compile: on CUDA, run each prior's one-token step through ``torch.compile`` with CUDA
-                graphs (``sample_loop.compiled_step``); elsewhere a warning and eager sampling.
+            compile: on CUDA, capture each prior's one-token step once per window shape as a CUDA
+                graph and replay it (``sample_loop.compiled_step``); elsewhere a warning and eager sampling.
         """
         n_levels = len(self.priors)
         sample_levels = sorted(range(n_levels) if sample_levels is None else sample_levels)

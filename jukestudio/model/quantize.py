@@ -1,0 +1,81 @@
+"""Weight-only int8 for the fast CPU preview of the top prior.
+
+Each transformer matrix (``JukeboxConv1D``, stored (in, out)) becomes int8 with one scale per output
+channel; the one-token step multiplies with torch's own CPU kernel ``aten._weight_int8pack_mm``
+(activations in bf16, accumulation in fp32 inside the kernel). A sampled token reads a quarter of the
+weight bytes, which is what bounds a batch-1 step on a CPU. Priming (``forward_chunk``), LayerNorm,
+softmax, embeddings and logits stay fp32, and the fp32 weights are kept, so switching off is free.
+Without the kernel (an old or unusual torch build) the same int8 weights are multiplied after an
+on-the-fly conversion: correct, not faster (one warning says so).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+_KERNEL = getattr(torch.ops.aten, "_weight_int8pack_mm", None)
+
+
+class Int8Weight(NamedTuple):
+    q: torch.Tensor  # (out, in) int8
+    scales: torch.Tensor  # (out,) bf16, the kernel's activation dtype
+
+
+def quantize_int8(weight: torch.Tensor) -> Int8Weight:
+    """Per-output-channel symmetric int8 of a (in, out) matrix. The scale is rounded to bf16 first
+    and the matrix divided by that rounded scale, so the kernel's bf16 scales add no error."""
+    w = weight.detach().float()
+    scales = (w.abs().amax(dim=0) / 127.0).clamp(min=1e-12).to(torch.bfloat16)
+    q = torch.round(w / scales.float()).clamp(-127, 127).to(torch.int8)
+    return Int8Weight(q.t().contiguous(), scales)
+
+
+def int8_addmm(bias: torch.Tensor, x: torch.Tensor, weight: Int8Weight) -> torch.Tensor:
+    """``bias + x @ W`` for an int8 ``weight``; (B, in) fp32 -> (B, out) fp32."""
+    a = x.to(torch.bfloat16)
+    if _KERNEL is not None:
+        out = _KERNEL(a, weight.q, weight.scales)
+    else:
+        out = torch.nn.functional.linear(a, weight.q.to(torch.bfloat16)) * weight.scales
+    return out.to(bias.dtype).add_(bias)
+
+
+def quantize_stack(stack: nn.Module) -> dict[nn.Module, Int8Weight]:
+    """int8 copies of every ``JukeboxConv1D`` of a layer stack, keyed by module."""
+    from jukestudio.model.attention import JukeboxConv1D
+
+    return {m: quantize_int8(m.weight) for m in stack.modules() if isinstance(m, JukeboxConv1D)}
+
+
+def kernel_available() -> bool:
+    return _KERNEL is not None
+
+
+@contextmanager
+def fast_preview(prior: Any, device: torch.device) -> Iterator[bool]:
+    """While inside, the prior's one-token step uses int8 weights (CPU only; elsewhere a warning and
+    full precision). Yields whether int8 is on."""
+    stack = getattr(getattr(prior, "prior", None), "transformer", None)
+    if device.type != "cpu" or stack is None or not hasattr(stack, "int8_weights"):
+        logger.warning("fast preview (int8) is for CPU sampling: the prior runs at full precision")
+        yield False
+        return
+    if stack.compute_dtype is not None:
+        logger.warning("fast preview (int8) needs the fp32 transformer: the prior runs at full precision")
+        yield False
+        return
+    if _KERNEL is None:
+        logger.warning("this PyTorch has no int8 weight kernel: fast preview is exact but not faster")
+    stack.int8_weights = quantize_stack(stack)
+    try:
+        yield True
+    finally:
+        stack.int8_weights = None
