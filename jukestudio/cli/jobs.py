@@ -34,6 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     _new_project_args(compose)
     _run_args(compose)
     _compile_arg(compose)
+    _fast_preview_arg(compose)
     compose.set_defaults(handler=_compose)
 
     cont = commands.add_parser("continue", help="extend a take into variations", description=_doc("continue"))
@@ -43,6 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     cont.add_argument("--seconds", type=float, help="seconds to add (default: project's take length)")
     _run_args(cont)
     _compile_arg(cont)
+    _fast_preview_arg(cont)
     cont.set_defaults(handler=_continue)
 
     up = commands.add_parser("upsample", help="upsample takes to full quality", description=_doc("upsample"))
@@ -112,6 +114,16 @@ def _compile_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _fast_preview_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fast-preview",
+        action="store_true",
+        default=None,
+        help="on CPU, sample the top level with int8 weights: faster, near-identical (default: project "
+        "setting; upsampling stays full precision)",
+    )
+
+
 # ---------------------------------------------------------------------- commands
 
 
@@ -138,6 +150,7 @@ def _compose(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         compile=args.compile,
+        fast_preview=args.fast_preview,
     )
     return _run(project, model, [state.folder], args)
 
@@ -149,7 +162,7 @@ def _continue(args: argparse.Namespace) -> int:
     model = _load_model(project.settings.model, args)
     state = takes.create_continue(
         project, model.config, args.take, n_variations=args.variations, seconds=args.seconds, seed=args.seed,
-        device=args.device, compile=args.compile,
+        device=args.device, compile=args.compile, fast_preview=args.fast_preview,
     )  # fmt: skip
     return _run(project, model, [state.folder], args)
 

@@ -59,6 +59,7 @@ class SamplingSettings:
     device: str | None = None  # None = CUDA when available, else CPU
     precision: str = "auto"  # "auto" (fp16 transformer on a GPU, fp32 on CPU), "fp32", "fp16", "bf16"
     compile: bool = False  # the per-token step replayed as a CUDA graph (CUDA only; else eager)
+    fast_preview: bool = False  # int8 weights for the top prior's token step (CPU only; upsamplers fp32)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -366,6 +367,7 @@ def _run_locked(
             on_window=on_window,
             on_message=on_message,
             compile=settings.compile,
+            fast_preview=settings.fast_preview,
         )
     state.codes = [c.detach().to("cpu") for c in codes]
     if finish is None:

@@ -42,6 +42,8 @@ def _seed(settings: ProjectSettings, seed: int | None) -> int:
 
 
 def _sampling(settings: ProjectSettings, seed: int, **kwargs: Any) -> dict[str, Any]:
+    if kwargs.get("fast_preview") is None:  # not chosen for this job: the project's setting
+        kwargs["fast_preview"] = settings.fast_preview
     return dict(
         temperatures=list(settings.temperatures),
         top_k=settings.top_k,
@@ -71,6 +73,7 @@ def create_compose(
     seed: int | None = None,
     device: str | None = None,
     compile: bool = False,
+    fast_preview: bool | None = None,
 ) -> JobState:
     """N new takes of ``seconds`` (default: the project's take length), from nothing or a prompt.
 
@@ -92,7 +95,7 @@ def create_compose(
         total_seconds=settings.total_length_s,
         start_tokens=codes[0].shape[1],
         levels=levels,
-        **_sampling(settings, seed, device=device, compile=compile),
+        **_sampling(settings, seed, device=device, compile=compile, fast_preview=fast_preview),
     )
     extra = {"prompt_" + str(p): c[:1] for p, c in enumerate(codes) if c.shape[1]}
     return jobs.create_job(
@@ -119,6 +122,7 @@ def create_continue(
     seed: int | None = None,
     device: str | None = None,
     compile: bool = False,
+    fast_preview: bool | None = None,
 ) -> JobState:
     """N variations that extend a take's top level by ``seconds``: the take repeated N times, continued."""
     settings = project.settings
@@ -135,7 +139,7 @@ def create_continue(
         total_seconds=settings.total_length_s,
         start_tokens=top.numel(),
         levels=(0,),
-        **_sampling(settings, seed, device=device, compile=compile),
+        **_sampling(settings, seed, device=device, compile=compile, fast_preview=fast_preview),
     )
     return jobs.create_job(
         project.folder,
@@ -160,6 +164,7 @@ def create_upsample(
     seed: int | None = None,
     device: str | None = None,
     compile: bool = False,
+    fast_preview: bool | None = None,
 ) -> JobState:
     """Levels 1 and 0 (prior levels 1, 2) for the chosen takes, batched; optionally a time region only.
 
@@ -203,7 +208,7 @@ def create_upsample(
         sample_length=length,
         total_length=total,
         offset=first * hop,
-        **_sampling(settings, seed, device=device, compile=compile),
+        **_sampling(settings, seed, device=device, compile=compile, fast_preview=fast_preview),
     )
     return jobs.create_job(
         project.folder,

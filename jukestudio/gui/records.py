@@ -18,6 +18,7 @@ class SongSettings:
     n_takes: int = 3
     temperatures: list[float] = field(default_factory=lambda: [0.98, 0.99, 0.99])  # prior order
     seed: int | None = None  # None = a new random seed per compose
+    fast_preview: bool = False  # int8 top prior on CPU (ProjectSettings.fast_preview)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

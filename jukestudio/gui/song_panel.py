@@ -81,6 +81,11 @@ class SongPanel(QWidget):
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.seed_random)
+        self.fast_preview = QCheckBox("Fast preview (int8 top level on CPU)", self)
+        self.fast_preview.setToolTip(
+            "Sample the top level with 8-bit weights on the CPU: about twice as fast, nearly the same music. "
+            "Upsampling and export stay full precision."
+        )
 
         form = QFormLayout()
         form.addRow("Model", model_row)
@@ -92,6 +97,7 @@ class SongPanel(QWidget):
         form.addRow("Takes", self.n_takes)
         form.addRow("Temperature", temp_row)
         form.addRow("Seed", seed_row)
+        form.addRow("", self.fast_preview)
 
         self.compose_button = QPushButton(icon("compose"), "Compose takes", self)
         self.compose_button.setToolTip("Sample new takes (from the dropped prompt, if any)")
@@ -109,6 +115,7 @@ class SongPanel(QWidget):
         for box in (self.total_seconds, self.take_seconds, *self.temps):
             box.valueChanged.connect(self.settings_changed)
         self.n_takes.valueChanged.connect(self.settings_changed)
+        self.fast_preview.toggled.connect(self.settings_changed)
         self.artist.textChanged.connect(self.settings_changed)
         self.genres.textChanged.connect(self.settings_changed)
         self.lyrics.text_changed.connect(self.settings_changed)
@@ -162,6 +169,7 @@ class SongPanel(QWidget):
             n_takes=self.n_takes.value(),
             temperatures=[box.value() for box in self.temps],
             seed=None if self.seed_random.isChecked() else self.seed.value(),
+            fast_preview=self.fast_preview.isChecked(),
         )
 
     def set_settings(self, settings: SongSettings) -> None:
@@ -178,6 +186,7 @@ class SongPanel(QWidget):
         self.seed_random.setChecked(settings.seed is None)
         if settings.seed is not None:
             self.seed.setValue(int(settings.seed))
+        self.fast_preview.setChecked(bool(settings.fast_preview))
 
     def next_seed(self) -> int:
         """The seed for the next compose: the fixed one, or a fresh random one (shown, reusable)."""

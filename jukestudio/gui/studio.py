@@ -50,6 +50,7 @@ def to_project_settings(song: SongSettings, base: Any) -> Any:
         n_takes=int(song.n_takes),
         temperatures=[float(t) for t in song.temperatures],
         seed=song.seed,
+        fast_preview=bool(song.fast_preview),
     )
 
 
@@ -64,6 +65,7 @@ def to_song_settings(settings: Any, seed: int | None = None) -> SongSettings:
         n_takes=int(settings.n_takes),
         temperatures=list(settings.temperatures),
         seed=seed if seed is not None else settings.seed,
+        fast_preview=bool(getattr(settings, "fast_preview", False)),
     )
 
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from jukestudio.model import sample_loop
 from jukestudio.model.config import JukeboxConfig
+from jukestudio.model.quantize import fast_preview as fast_preview_weights
 from jukestudio.model.sample_loop import LevelGeometry, Window
 
 logger = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class JukeboxModel(nn.Module):
         on_window: WindowCallback | None = None,
         on_message: Callable[[str], None] | None = None,
         compile: bool = False,
+        fast_preview: bool = False,
     ) -> list[torch.Tensor]:
         """Sample ``sample_levels`` (prior order, top first) window by window; returns the codes, prior order.
 
@@ -166,6 +168,8 @@ class JukeboxModel(nn.Module):
             on_message(text): notes for the user (e.g. out-of-memory retries).
             compile: on CUDA, capture each prior's one-token step once per window shape as a CUDA
                 graph and replay it (``sample_loop.compiled_step``); elsewhere a warning and eager sampling.
+            fast_preview: on CPU, the top prior's token step uses weight-only int8 matrices
+                (``quantize.fast_preview``); the upsamplers stay full precision.
         """
         n_levels = len(self.priors)
         sample_levels = sorted(range(n_levels) if sample_levels is None else sample_levels)
@@ -207,8 +211,9 @@ class JukeboxModel(nn.Module):
             if target_device != home:
                 prior.to(target_device)
             step_mode = sample_loop.compiled_step(prior, target_device) if compile else nullcontext(False)
+            weights = fast_preview_weights(prior, target_device) if fast_preview and level == 0 else nullcontext()
             try:
-                with step_mode as compiled:
+                with step_mode as compiled, weights:
                     compile = compile and compiled  # warned once: later levels do not try again
                     music_tokens = [t.to(target_device) for t in music_tokens]
                     level_labels = labels[level].to(target_device)

@@ -5,8 +5,8 @@ channel; the one-token step multiplies with torch's own CPU kernel ``aten._weigh
 (activations in bf16, accumulation in fp32 inside the kernel). A sampled token reads a quarter of the
 weight bytes, which is what bounds a batch-1 step on a CPU. Priming (``forward_chunk``), LayerNorm,
 softmax, embeddings and logits stay fp32, and the fp32 weights are kept, so switching off is free.
-Without the kernel (an old or unusual torch build) the same int8 weights are multiplied after an
-on-the-fly conversion: correct, not faster (one warning says so).
+Without the kernel (an old or unusual torch build), or for an inner dimension it cannot take, the same
+int8 weights are multiplied after an on-the-fly conversion: correct, not faster.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from torch import nn
 logger = logging.getLogger(__name__)
 
 _KERNEL = getattr(torch.ops.aten, "_weight_int8pack_mm", None)
+# The CPU kernel crashes (segfault, torch 2.13) when the inner dimension is not a multiple of 16; every
+# released prior's widths are, tiny test models are not: those matrices take the fallback.
+KERNEL_K_MULTIPLE = 16
 
 
 class Int8Weight(NamedTuple):
@@ -41,7 +44,7 @@ def quantize_int8(weight: torch.Tensor) -> Int8Weight:
 def int8_addmm(bias: torch.Tensor, x: torch.Tensor, weight: Int8Weight) -> torch.Tensor:
     """``bias + x @ W`` for an int8 ``weight``; (B, in) fp32 -> (B, out) fp32."""
     a = x.to(torch.bfloat16)
-    if _KERNEL is not None:
+    if _KERNEL is not None and a.shape[-1] % KERNEL_K_MULTIPLE == 0:
         out = _KERNEL(a, weight.q, weight.scales)
     else:
         out = torch.nn.functional.linear(a, weight.q.to(torch.bfloat16)) * weight.scales

@@ -38,6 +38,8 @@ class ProjectSettings:
     """Prior order; smaller chunks use less GPU memory when priming the attention cache."""
     max_batch: int = 3
     """Most takes sampled at once on the GPU; more takes are sampled in turn."""
+    fast_preview: bool = False
+    """On CPU, sample the top level with int8 weights (faster, near-identical); upsampling stays fp32."""
 
     def validate(self) -> ProjectSettings:
         """Raise ValueError naming the first bad field; returns self for chaining."""
@@ -68,6 +70,8 @@ class ProjectSettings:
             problems.append(f"chunk_sizes must be {N_LEVELS} whole numbers ≥ 1, got {self.chunk_sizes!r}")
         if not _is_int(self.max_batch) or self.max_batch < 1:
             problems.append(f"max_batch must be a whole number ≥ 1, got {self.max_batch!r}")
+        if not isinstance(self.fast_preview, bool):
+            problems.append(f"fast_preview must be true or false, got {self.fast_preview!r}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
