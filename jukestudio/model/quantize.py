@@ -32,30 +32,48 @@ class Int8Weight(NamedTuple):
     scales: torch.Tensor  # (out,) bf16, the kernel's activation dtype
 
 
-def quantize_int8(weight: torch.Tensor) -> Int8Weight:
-    """Per-output-channel symmetric int8 of a (in, out) matrix. The scale is rounded to bf16 first
-    and the matrix divided by that rounded scale, so the kernel's bf16 scales add no error."""
+def quantize_int8(weight: torch.Tensor, out_dim: int = 1) -> Int8Weight:
+    """Per-output-channel symmetric int8 of a matrix ((in, out) as Conv1D stores it; ``out_dim=0`` for
+    (out, in) as nn.Linear). The scale is rounded to bf16 first and the matrix divided by that
+    rounded scale, so the kernel's bf16 scales add no error."""
     w = weight.detach().float()
-    scales = (w.abs().amax(dim=0) / 127.0).clamp(min=1e-12).to(torch.bfloat16)
-    q = torch.round(w / scales.float()).clamp(-127, 127).to(torch.int8)
-    return Int8Weight(q.t().contiguous(), scales)
+    if out_dim == 1:
+        w = w.t()
+    scales = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-12).to(torch.bfloat16)
+    q = torch.round(w / scales.float()[:, None]).clamp(-127, 127).to(torch.int8)
+    return Int8Weight(q.contiguous(), scales)
+
+
+def int8_linear(x: torch.Tensor, weight: Int8Weight) -> torch.Tensor:
+    """``x @ W.T`` in bf16 out of the kernel; (B, in) -> (B, out)."""
+    a = x.to(torch.bfloat16)
+    if _KERNEL is not None and a.shape[-1] % KERNEL_K_MULTIPLE == 0:
+        return _KERNEL(a, weight.q, weight.scales)
+    return torch.nn.functional.linear(a, weight.q.to(torch.bfloat16)) * weight.scales
 
 
 def int8_addmm(bias: torch.Tensor, x: torch.Tensor, weight: Int8Weight) -> torch.Tensor:
-    """``bias + x @ W`` for an int8 ``weight``; (B, in) fp32 -> (B, out) fp32."""
-    a = x.to(torch.bfloat16)
-    if _KERNEL is not None and a.shape[-1] % KERNEL_K_MULTIPLE == 0:
-        out = _KERNEL(a, weight.q, weight.scales)
-    else:
-        out = torch.nn.functional.linear(a, weight.q.to(torch.bfloat16)) * weight.scales
-    return out.to(bias.dtype).add_(bias)
+    """``bias + x @ W`` for an int8 ``weight``; (B, in) fp32 -> (B, out) fp32 (one op adds and widens)."""
+    return torch.add(bias, int8_linear(x, weight))
 
 
-def quantize_stack(stack: nn.Module) -> dict[nn.Module, Int8Weight]:
-    """int8 copies of every ``JukeboxConv1D`` of a layer stack, keyed by module."""
+def quantize_prior(autoregressive: nn.Module) -> dict[nn.Module, Int8Weight]:
+    """int8 copies of every ``JukeboxConv1D`` of the layer stack and of the logits projection, keyed
+    by module; kept on the stack and reused while the weights are unchanged (same storage, version)."""
     from jukestudio.model.attention import JukeboxConv1D
 
-    return {m: quantize_int8(m.weight) for m in stack.modules() if isinstance(m, JukeboxConv1D)}
+    stack = autoregressive.transformer
+    modules: list[tuple[nn.Module, int]] = [(m, 1) for m in stack.modules() if isinstance(m, JukeboxConv1D)]
+    head = getattr(autoregressive, "fc_proj_out", None)
+    if head is not None:
+        modules.append((head, 0))
+    key = tuple((m.weight.data_ptr(), m.weight._version, m.weight.shape) for m, _ in modules)
+    cached = getattr(stack, "_int8_cache", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    weights = {m: quantize_int8(m.weight, out_dim) for m, out_dim in modules}
+    stack._int8_cache = (key, weights)
+    return weights
 
 
 def kernel_available() -> bool:
@@ -77,7 +95,7 @@ def fast_preview(prior: Any, device: torch.device) -> Iterator[bool]:
         return
     if _KERNEL is None:
         logger.warning("this PyTorch has no int8 weight kernel: fast preview is exact but not faster")
-    stack.int8_weights = quantize_stack(stack)
+    stack.int8_weights = quantize_prior(prior.prior)
     try:
         yield True
     finally:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jukestudio.model.attention import JukeboxAttention, JukeboxConv1D, LayerKVCache, attention_kind
-from jukestudio.model.quantize import int8_addmm
+from jukestudio.model.quantize import int8_addmm, int8_linear
 from jukestudio.model.sampling import sample_logits
 
 # A CPU sampling step whose matrices are this small (rows x width^2 multiply-adds) runs on one
@@ -410,6 +410,8 @@ class JukeboxConditionalAutoregressive(nn.Module):
         token = out[:, n_context - 1 : n_context] if n_context else None
         n_new = total - n_context
         proj_out = self.fc_proj_out.weight
+        int8 = self.transformer.int8_weights
+        int8_head = int8.get(self.fc_proj_out) if int8 is not None else None
         with few_threads_if_small(device, n_samples * self.width**2):
             for t in range(n_context, total):
                 x = start if t == 0 else F.embedding(token, weight)
@@ -418,7 +420,10 @@ class JukeboxConditionalAutoregressive(nn.Module):
                 h = step_fn(x, t)
                 if self.add_cond_after_transformer:
                     h = h + c
-                logits = F.linear(h[:, 0], proj_out)
+                if int8_head is None:
+                    logits = F.linear(h[:, 0], proj_out)
+                else:
+                    logits = int8_linear(h[:, 0], int8_head).float()
                 token = sample_logits(logits, temp, top_k, top_p, generator)
                 out[:, t : t + 1] = token
                 if on_step is not None:
