@@ -160,6 +160,10 @@ class JukeboxLayerStack(nn.Module):
             return caches, step
         from jukestudio.model.step_graph import StaticStep
 
+        # Keep few shapes: a full window and the last batch of takes (or a partial window). A smaller
+        # batch than a kept one is the out-of-memory retry: the larger caches go first.
+        for old in [k for k in self._sessions if k[0] > batch] + list(self._sessions)[:-1]:
+            self._sessions.pop(old, None)
         caches = self.new_caches(batch, seq_len, device, encoder_states)
         step = StaticStep(self, caches, batch, device, use_graph=self.step_mode == "cuda_graph")
         self._sessions[key] = (caches, step)

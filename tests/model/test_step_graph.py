@@ -106,3 +106,15 @@ def test_a_failed_graph_capture_falls_back_to_eager_with_one_warning(caplog) -> 
         assert not warnings
     else:
         assert len(warnings) == 1 and "sampling eagerly" in warnings[0].getMessage()
+
+
+def test_a_smaller_batch_drops_the_larger_kept_caches() -> None:
+    # the engine's out-of-memory retry samples the window again with half the takes
+    prior = build("dense")
+    stack = prior.prior.transformer
+    with step_mode(stack, "static"):
+        sample(prior, 4, 3)
+        sample(prior, 2, 3)
+        assert [key[0] for key in stack._sessions] == [2]
+        sample(prior, 2, 0)  # same shape: reused
+        assert [key[0] for key in stack._sessions] == [2]
