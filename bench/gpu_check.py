@@ -384,10 +384,12 @@ def check_oom_retry(ctx: Context) -> dict[str, Any]:
         del prior.sample
     else:
         n_params = sum(p.numel() for p in prior.parameters())
-        per_take = estimate_prior_memory(cfg, n_params, bytes_per_value=2).kv_bytes_per_sample
+        estimate = estimate_prior_memory(cfg, n_params, bytes_per_value=2)
+        per_take = estimate.kv_bytes_per_sample + estimate.activation_bytes_per_sample
         free(ctx.device)
         total = torch.cuda.get_device_properties(ctx.device).total_memory
-        cap = torch.cuda.memory_reserved(ctx.device) + int(3.5 * per_take) + (256 << 20)
+        # room for about 4 takes beyond the weights: batch 8 cannot fit, the engine's halving finds one that does
+        cap = torch.cuda.memory_reserved(ctx.device) + int(4.5 * per_take) + (512 << 20)
         torch.cuda.set_per_process_memory_fraction(min(0.95, cap / total), ctx.device)
         try:
             capped = run(n)
