@@ -33,6 +33,9 @@ class StaticStep:
     def __init__(self, stack: Any, caches: list, batch: int, device: torch.device, use_graph: bool) -> None:
         self.stack, self.caches, self.batch = stack, caches, batch
         self.plan = stack.step_plan()  # creates the step's 0-dim constants now, outside any capture
+        # A graph reads tensors by address: hold the constants it will read, in case a later step plan
+        # (another window shape) replaces the stack's attributes and would free them.
+        self.constants = [stack._gelu_k, *(entry[0].step_scale for entry in self.plan)]
         self.use_graph = use_graph
         self.t = torch.zeros((), dtype=torch.long, device=device)
         self.x: torch.Tensor | None = None
