@@ -274,6 +274,7 @@ def main() -> None:
     parser.add_argument("--fast-preview-batches", default="1,4", help="batches for the int8 measure ('' = skip)")
     parser.add_argument("--kl-tokens", type=int, default=512, help="positions of the int8-vs-fp32 KL measure")
     parser.add_argument("--quick", action="store_true", help="width 128, 4 layers, n_ctx 256 (a smoke run)")
+    parser.add_argument("--fast-preview-only", action="store_true", help="only the int8 measure and its KL")
     args = parser.parse_args()
     if args.quick:
         args.width, args.layers, args.n_ctx, args.decode_seconds, args.kl_tokens = 128, 4, 256, 2.0, 64
@@ -292,18 +293,25 @@ def main() -> None:
     ours = JukeboxModel(config, vqvae=hf.vqvae, priors=priors).eval()
     hf_loop = JukeboxModel(config, vqvae=hf.vqvae, priors=[HFPriorInOurLoop(p) for p in hf.priors]).eval()
 
+    skipped = {"ours_tok_s": float("nan"), "hf_tok_s": float("nan")}
     with torch.inference_mode():
-        top = bench_top(ours, hf, args.batch, args.n_ctx, args.chunk, args.repeats)
-        _note("top level", top)
-        up = bench_upsampler(ours, hf_loop, args.batch, args.n_ctx, args.chunk, args.repeats)
-        _note("upsampler", up)
+        if args.fast_preview_only:
+            top = up = skipped
+        else:
+            top = bench_top(ours, hf, args.batch, args.n_ctx, args.chunk, args.repeats)
+            _note("top level", top)
+            up = bench_upsampler(ours, hf_loop, args.batch, args.n_ctx, args.chunk, args.repeats)
+            _note("upsampler", up)
         batches = [int(b) for b in args.fast_preview_batches.split(",") if b.strip()]
         fast = bench_fast_preview(ours, hf, batches, args.n_ctx, args.chunk, args.repeats) if batches else {}
         for n, figures in fast.items():
             _note(f"fast preview, batch {n}", figures)
     kl = fast_preview_kl(ours, min(args.kl_tokens, args.n_ctx)) if batches else float("nan")
-    dec = bench_decode(hf, args.decode_seconds, args.repeats)
-    _note("decode", dec)
+    if args.fast_preview_only:
+        dec = {"ours_audio_s_per_s": float("nan"), "hf_audio_s_per_s": float("nan"), "max_abs_diff": float("nan")}
+    else:
+        dec = bench_decode(hf, args.decode_seconds, args.repeats)
+        _note("decode", dec)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     rows = [
