@@ -83,7 +83,7 @@ class SongPanel(QWidget):
         seed_row.addWidget(self.seed_random)
         self.fast_preview = QCheckBox("Fast preview (int8 top level on CPU)", self)
         self.fast_preview.setToolTip(
-            "Sample the top level with 8-bit weights on the CPU: about twice as fast, nearly the same music. "
+            "Sample the top level with 8-bit weights on the CPU: faster, nearly the same music. "
             "Upsampling and export stay full precision."
         )
 
