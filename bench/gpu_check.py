@@ -629,10 +629,21 @@ def check_projection(ctx: Context) -> dict[str, Any]:
                 steps = sum(w.new_tokens for w in windows)
                 primed = sum(w.context for w in windows) * batch
                 seconds = steps / best["steps_per_s"] + (primed / prime_rate if prime_rate else 0.0)
+                weights = speed[names[level]].get("weight_bytes_per_step")
+                roof_s = steps * weights / (bandwidth * 1e9) if bandwidth and weights else None
                 levels.append({"level": level, "windows": len(windows), "steps": steps, "primed_tokens": primed,
-                               "seconds": seconds})  # fmt: skip
+                               "seconds": seconds, "roofline_seconds": roof_s})  # fmt: skip
                 total_s += seconds
-            per_batch[f"b{batch}"] = {"seconds": total_s, "minutes": total_s / 60, "levels": levels}
+            roof = [lv["roofline_seconds"] for lv in levels]
+            roof_total = sum(roof) if all(r is not None for r in roof) else None
+            per_batch[f"b{batch}"] = {
+                "seconds": total_s,
+                "minutes": total_s / 60,
+                # the steps alone at the card's weight bandwidth (no priming), and measured / that
+                "roofline_seconds": roof_total,
+                "vs_roofline": total_s / roof_total if roof_total else None,
+                "levels": levels,
+            }
         out[top] = per_batch
     rooflines = {}
     for name, level in speed.items():

@@ -51,4 +51,5 @@ def test_quick_cpu_run_passes_its_checks_and_reports_every_figure(tmp_path) -> N
     for top in ("1b_lyrics", "5b_lyrics"):
         levels = report["projection"][top]["b1"]["levels"]
         assert [lv["level"] for lv in levels] == [0, 1, 2] and report["projection"][top]["b1"]["minutes"] > 0
+        assert report["projection"][top]["b1"]["vs_roofline"] > 0
     assert "section" in result.stdout  # the table precedes the JSON line
