@@ -9,7 +9,10 @@ ours and for Hugging Face's ``JukeboxPrior`` (mask=True), and measures
   ours vs HF's own ``JukeboxModel._sample`` (whose top-level loop is usable);
 * one upsampler level over three windows: ours vs HF's prior driven by our window loop (HF's own
   loop conditions every window on the whole upper sequence, which is wrong and much slower);
-* the VQ-VAE decoder of the real geometry: seconds of audio decoded per second, ours vs HF.
+* the VQ-VAE decoder of the real geometry: seconds of audio decoded per second, ours vs HF;
+* the fast CPU preview (int8 top prior, ``fast_preview=True``): the top-level measure at batch 1 and 4
+  (``--fast-preview-batches``), ours fp32 / ours int8 / HF fp32 alternating, and the mean KL (nats per
+  token) of the int8 next-token distributions from our fp32 ones along one fp32-sampled window.
 
 Prints a table and one JSON line (ratios and peak RSS). Run from the repository root.
 """
@@ -145,6 +148,76 @@ def bench_top(ours: JukeboxModel, hf: Any, n: int, n_ctx: int, chunk: int, repea
     return {"tokens": tokens, "ours_tok_s": tokens / ours_s, "hf_tok_s": tokens / hf_s, "ours_s": ours_s, "hf_s": hf_s}
 
 
+def best_of_alternating_all(fns: dict[str, Any], repeats: int) -> dict[str, float]:
+    """``best_of_alternating`` for any number of contenders."""
+    best = {name: float("inf") for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            best[name] = min(best[name], timed(fn)[0])
+    return best
+
+
+def bench_fast_preview(ours: JukeboxModel, hf: Any, batches: list[int], n_ctx: int, chunk: int, repeats: int):
+    """Top level (one window + one hop) per batch: ours fp32, ours int8 (fast preview), HF fp32."""
+    hop = n_ctx // 8
+    length = (n_ctx + hop) * 128
+    result = {}
+    for n in batches:
+        empty = [torch.zeros(n, 0, dtype=torch.long) for _ in range(3)]
+        kw = dict(sample_levels=[0], chunk_size=chunk, sample_length=length, max_batch_size=n)
+
+        def ours_fn(fast: bool, n: int = n, empty=empty, kw=kw):
+            g = torch.Generator().manual_seed(0)
+            return lambda: ours._sample(list(empty), labels(n), generator=g, fast_preview=fast, **kw)
+
+        best = best_of_alternating_all(
+            {
+                "fp32": ours_fn(False),
+                "int8": ours_fn(True),
+                "hf": lambda n=n, empty=empty, kw=kw: hf._sample(list(empty), labels(n), save_results=False, **kw),
+            },
+            repeats,
+        )
+        tokens = n * (n_ctx + hop)
+        result[n] = {name: tokens / s for name, s in best.items()}
+    return result
+
+
+def fast_preview_kl(ours: JukeboxModel, n_tokens: int) -> float:
+    """Mean KL(fp32 || int8) in nats of the top prior's next-token distributions, teacher-forced along
+    one window sampled in fp32 (the int8 run is fed the fp32 tokens)."""
+    import jukestudio.model.transformer as transformer_module
+    from jukestudio.model.quantize import fast_preview
+
+    prior = ours.priors[0]
+    metadata = prior.get_metadata(labels(1)[0], 0, (n_tokens + 1) * 128)
+    draw = transformer_module.sample_logits
+    runs: dict[str, list[torch.Tensor]] = {"fp32": [], "int8": []}
+    tokens: list[torch.Tensor] = []
+
+    def recorder(name: str):
+        def record(logits, temp=1.0, top_k=0, top_p=0.0, generator=None):
+            runs[name].append(torch.log_softmax(logits.float(), dim=-1))
+            if name == "fp32":
+                tokens.append(draw(logits, temp, top_k, top_p, generator))
+                return tokens[-1]
+            return tokens[len(runs[name]) - 1]
+
+        return record
+
+    try:
+        with torch.inference_mode():
+            transformer_module.sample_logits = recorder("fp32")
+            prior.sample(1, metadata=metadata, sample_tokens=n_tokens, generator=torch.Generator().manual_seed(5))
+            transformer_module.sample_logits = recorder("int8")
+            with fast_preview(prior, torch.device("cpu")):
+                prior.sample(1, metadata=metadata, sample_tokens=n_tokens, generator=torch.Generator().manual_seed(5))
+    finally:
+        transformer_module.sample_logits = draw
+    p, q = torch.stack(runs["fp32"]), torch.stack(runs["int8"])
+    return float((p.exp() * (p - q)).sum(-1).mean())
+
+
 def bench_upsampler(
     ours: JukeboxModel, hf_loop: JukeboxModel, n: int, n_ctx: int, chunk: int, repeats: int
 ) -> dict[str, float]:
@@ -198,10 +271,13 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=32)
     parser.add_argument("--decode-seconds", type=float, default=10.0)
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs per measure; the best counts")
+    parser.add_argument("--fast-preview-batches", default="1,4", help="batches for the int8 measure ('' = skip)")
+    parser.add_argument("--kl-tokens", type=int, default=512, help="positions of the int8-vs-fp32 KL measure")
     parser.add_argument("--quick", action="store_true", help="width 128, 4 layers, n_ctx 256 (a smoke run)")
+    parser.add_argument("--fast-preview-only", action="store_true", help="only the int8 measure and its KL")
     args = parser.parse_args()
     if args.quick:
-        args.width, args.layers, args.n_ctx, args.decode_seconds = 128, 4, 256, 2.0
+        args.width, args.layers, args.n_ctx, args.decode_seconds, args.kl_tokens = 128, 4, 256, 2.0, 64
     logging.disable(logging.WARNING)
     import transformers
 
@@ -217,13 +293,25 @@ def main() -> None:
     ours = JukeboxModel(config, vqvae=hf.vqvae, priors=priors).eval()
     hf_loop = JukeboxModel(config, vqvae=hf.vqvae, priors=[HFPriorInOurLoop(p) for p in hf.priors]).eval()
 
+    skipped = {"ours_tok_s": float("nan"), "hf_tok_s": float("nan")}
     with torch.inference_mode():
-        top = bench_top(ours, hf, args.batch, args.n_ctx, args.chunk, args.repeats)
-        _note("top level", top)
-        up = bench_upsampler(ours, hf_loop, args.batch, args.n_ctx, args.chunk, args.repeats)
-        _note("upsampler", up)
-    dec = bench_decode(hf, args.decode_seconds, args.repeats)
-    _note("decode", dec)
+        if args.fast_preview_only:
+            top = up = skipped
+        else:
+            top = bench_top(ours, hf, args.batch, args.n_ctx, args.chunk, args.repeats)
+            _note("top level", top)
+            up = bench_upsampler(ours, hf_loop, args.batch, args.n_ctx, args.chunk, args.repeats)
+            _note("upsampler", up)
+        batches = [int(b) for b in args.fast_preview_batches.split(",") if b.strip()]
+        fast = bench_fast_preview(ours, hf, batches, args.n_ctx, args.chunk, args.repeats) if batches else {}
+        for n, figures in fast.items():
+            _note(f"fast preview, batch {n}", figures)
+    kl = fast_preview_kl(ours, min(args.kl_tokens, args.n_ctx)) if batches else float("nan")
+    if args.fast_preview_only:
+        dec = {"ours_audio_s_per_s": float("nan"), "hf_audio_s_per_s": float("nan"), "max_abs_diff": float("nan")}
+    else:
+        dec = bench_decode(hf, args.decode_seconds, args.repeats)
+        _note("decode", dec)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     rows = [
@@ -236,8 +324,13 @@ def main() -> None:
         f"priors width {args.width}, {args.layers} layers, n_ctx {args.n_ctx}, batch {args.batch}"
     )
     print(f"{'measure':32} {'ours':>10} {'HF 4.40.2':>10} {'ratio':>7}")
+    for n, f in fast.items():
+        rows.append((f"top, batch {n}, fp32 (tok/s)", f["fp32"], f["hf"]))
+        rows.append((f"top, batch {n}, int8 preview (tok/s)", f["int8"], f["hf"]))
     for name, a, b in rows:
         print(f"{name:32} {a:10.1f} {b:10.1f} {a / b:6.2f}x")
+    if fast:
+        print(f"fast preview: mean KL(fp32 || int8) of next-token distributions {kl:.5f} nats/token")
     load = os.getloadavg()[0]
     print(f"peak RSS {rss_mb:.0f} MB; decode max |ours - HF| = {dec['max_abs_diff']:.2e}; load average {load:.1f}")
     result = {
@@ -256,6 +349,20 @@ def main() -> None:
         "decode_ours_audio_s_per_s": round(dec["ours_audio_s_per_s"], 2),
         "decode_hf_audio_s_per_s": round(dec["hf_audio_s_per_s"], 2),
         "decode_ratio": round(dec["ours_audio_s_per_s"] / dec["hf_audio_s_per_s"], 2),
+        **{
+            f"fast_preview_b{n}_{key}": value
+            for n, f in fast.items()
+            for key, value in (
+                ("int8_tok_s", round(f["int8"], 1)),
+                ("fp32_tok_s", round(f["fp32"], 1)),
+                ("hf_tok_s", round(f["hf"], 1)),
+                ("int8_vs_hf", round(f["int8"] / f["hf"], 2)),
+            )
+        },
+        "fast_preview_mean_kl_nats": round(kl, 5),
+        "fast_preview_accepted": bool(
+            fast and 1 in fast and fast[1]["int8"] / fast[1]["hf"] >= 2.0 and kl <= 0.01
+        ),
         "peak_rss_mb": round(rss_mb),
         "load_average": round(load, 1),
     }

@@ -47,6 +47,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     _sampling_args(compose)
     _run_args(compose)
     _compile_arg(compose)
+    _fast_preview_arg(compose)
     compose.set_defaults(handler=_compose)
 
     cont = commands.add_parser("continue", help="extend a take into variations", description=_doc("continue"))
@@ -58,6 +59,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     _sampling_args(cont)
     _run_args(cont)
     _compile_arg(cont)
+    _fast_preview_arg(cont)
     cont.set_defaults(handler=_continue)
 
     up = commands.add_parser("upsample", help="upsample takes to Full quality", description=_doc("upsample"))
@@ -153,6 +155,8 @@ def _job_settings(settings: Any, args: argparse.Namespace) -> Any:
     """The project's settings with this command's filters; recorded in the job and its takes (the
     project's own settings are left as they are)."""
     changes = {k: v for k, v in (("top_k", args.top_k), ("top_p", args.top_p)) if v is not None}
+    if getattr(args, "fast_preview", False):
+        changes["fast_preview"] = True
     try:
         return settings.copy(**changes)
     except ValueError as exc:
@@ -163,8 +167,18 @@ def _compile_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--compile",
         action="store_true",
-        help="on CUDA, run the per-token step through torch.compile with CUDA graphs (slow first window; "
-        "ignored with a warning on CPU)",
+        help="on CUDA, capture the per-token step once per window shape as a CUDA graph and replay it "
+        "(ignored with a warning on CPU)",
+    )
+
+
+def _fast_preview_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fast-preview",
+        action="store_true",
+        default=None,
+        help="on CPU, sample the top level with int8 weights: faster, near-identical (default: project "
+        "setting; upsampling stays full precision)",
     )
 
 

@@ -48,7 +48,8 @@ class JobSettings:
     params: SamplingParams = field(default_factory=SamplingParams)
     device: str | None = None  # None = CUDA when available, else CPU
     precision: str = "auto"  # "auto" (fp16 transformer on a GPU, fp32 on CPU), "fp32", "fp16", "bf16"
-    compile: bool = False  # torch.compile + CUDA graphs for the per-token step (CUDA only; else eager)
+    compile: bool = False  # the per-token step replayed as a CUDA graph (CUDA only; else eager)
+    fast_preview: bool = False  # int8 weights for the top prior's token step (CPU only; upsamplers fp32)
 
     def to_dict(self) -> dict[str, Any]:
         plan = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "params"}
@@ -136,6 +137,7 @@ def create_compose(
         params=settings.sampling_params(seed),
         device=device,
         compile=compile,
+        fast_preview=settings.fast_preview,  # int8 top prior on CPU (ProjectSettings)
     )
     return create_job(
         project.folder,
@@ -200,6 +202,7 @@ def create_continue(
         params=settings.sampling_params(choose_seed(settings, seed)),
         device=device,
         compile=compile,
+        fast_preview=settings.fast_preview,  # int8 top prior on CPU (ProjectSettings)
     )
     return create_job(
         project.folder,

@@ -173,6 +173,7 @@ def _run_sampling(
             on_window=on_window,
             on_message=on_message,
             compile=settings.compile,
+            fast_preview=settings.fast_preview,
         )
     state.codes = [c.detach().to("cpu") for c in codes]
     take_ids = _finish_into_takes(state, model, project)

@@ -83,6 +83,11 @@ class SongPanel(QWidget):
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.seed_random)
+        self.fast_preview = QCheckBox("Fast preview (int8 top level on CPU)", self)
+        self.fast_preview.setToolTip(
+            "Sample the top level with 8-bit weights on the CPU: faster, nearly the same music. "
+            "Upsampling and export stay full precision."
+        )
 
         form = QFormLayout()
         form.addRow("Model", model_row)
@@ -94,6 +99,7 @@ class SongPanel(QWidget):
         form.addRow("Takes", self.n_takes)
         form.addRow("Temperature", temp_row)
         form.addRow("Seed", seed_row)
+        form.addRow("", self.fast_preview)
 
         # Advanced: the sampling filters (off by default, as the original's notebook)
         self.top_k = QSpinBox(self)
@@ -138,6 +144,7 @@ class SongPanel(QWidget):
         self.n_takes.valueChanged.connect(self.settings_changed)
         self.top_k.valueChanged.connect(self.settings_changed)
         self.top_p.valueChanged.connect(self.settings_changed)
+        self.fast_preview.toggled.connect(self.settings_changed)
         self.artist.textChanged.connect(self.settings_changed)
         self.genres.textChanged.connect(self.settings_changed)
         self.lyrics.text_changed.connect(self.settings_changed)
@@ -198,6 +205,7 @@ class SongPanel(QWidget):
             top_k=self.top_k.value(),
             top_p=self.top_p.value(),
             seed=None if self.seed_random.isChecked() else self.seed.value(),
+            fast_preview=self.fast_preview.isChecked(),
         )
 
     def set_settings(self, settings: ProjectSettings) -> None:
@@ -217,6 +225,7 @@ class SongPanel(QWidget):
         self.seed_random.setChecked(settings.seed is None)
         if settings.seed is not None:
             self.seed.setValue(int(settings.seed))
+        self.fast_preview.setChecked(bool(settings.fast_preview))
 
     def next_seed(self) -> int:
         """The seed for the next job: the fixed one, or a fresh random one, shown so the user can

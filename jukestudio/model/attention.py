@@ -11,9 +11,10 @@ layer one of these kinds is used (original ``attn_order`` ids in brackets). A qu
 * ``prime_attn`` [7]: keys j <= t among the first ``prime_len = (n_lyric // blocks + 1) * blocks``
   positions, i.e. the lyric prefix (1b_lyrics style).
 
-Three code paths compute the same function: ``forward`` (a whole sequence from position 0, teacher
+Four code paths compute the same function: ``forward`` (a whole sequence from position 0, teacher
 forcing, in the factorised layout), ``forward_chunk`` (priming: a run of queries after cached keys,
-with an explicit mask) and ``attend_step`` (one query, reading the static cache in place). Scores are
+with an explicit mask), ``attend_step`` (one query, reading the static cache in place) and
+``attend_static`` (one query whose position is a tensor: fixed shapes, so a CUDA graph can replay it). Scores are
 ``q·k / sqrt(d_head)`` with softmax in fp32, as the original.
 """
 
@@ -123,6 +124,20 @@ class LayerKVCache:
         # keys and values in one tensor so one copy per step writes both
         self.kv = torch.zeros((2, *shape), dtype=dtype, device=device)
         self.k, self.v = self.kv[0], self.kv[1]
+        # key slots 0..n-1 along the attended axis, for the static step's masks and gathers
+        self.slots = torch.arange(shape[-2] if self.kind == TRANSPOSE else shape[2], device=device)
+
+    def reset(self, attn: JukeboxAttention, encoder_states: torch.Tensor | None = None) -> None:
+        """Make the cache as new (for another window of the same shape): zeros, or the projected
+        encoder states of a cross-attention layer, written into the same tensors."""
+        if self.kind == CROSS:
+            if encoder_states is None:
+                raise ValueError("a cross-attention layer needs the lyric encoder states")
+            k, v = attn.c_enc_kv(encoder_states.to(self.k.dtype)).chunk(2, dim=-1)
+            self.k.copy_(attn.split_heads(k))
+            self.v.copy_(attn.split_heads(v))
+        else:
+            self.kv.zero_()
 
 
 class JukeboxAttention(nn.Module):
@@ -366,6 +381,61 @@ class JukeboxAttention(nn.Module):
         n = keys.shape[2]
         w = torch.bmm(q.reshape(b * h, 1, d), keys.reshape(b * h, n, d).transpose(1, 2))
         w.mul_(self.step_scale)  # (d^-1/4)^2 as a 0-dim tensor, set by the layer stack's step plan
+        if w.dtype == torch.float32:
+            w = torch.softmax(w, dim=-1)
+        else:
+            w = torch.softmax(w, dim=-1, dtype=torch.float32).to(w.dtype)
+        return torch.bmm(w, values.reshape(b * h, n, d)).view(b, h * d)
+
+    def attend_static(self, qkv: torch.Tensor, t: torch.Tensor, cache: LayerKVCache) -> torch.Tensor:
+        """``attend_step`` with the position ``t`` a 0-dim long tensor on the cache's device.
+
+        Every shape is fixed for a cache (the whole buffer is read, later slots masked out) and no value
+        goes to the host, so one capture of the step replays at every position of a window.
+        """
+        b = qkv.shape[0]
+        h, d, bc = self.n_heads, self.head_dim, self.block_ctx
+        kind = self.kind
+        hidden = None  # key slots to mask out (True = not visible yet)
+        if kind == CROSS:
+            q = qkv.view(b, h, 1, d)
+            keys, values = cache.k, cache.v
+        else:
+            qkv = qkv.view(b, 3, h, d)
+            q = qkv[:, 0].unsqueeze(2)
+            new = qkv[:, 1:].transpose(0, 1).unsqueeze(3)  # (2, B, H, 1, d)
+            kv, slots = cache.kv, cache.slots
+            if kind == DENSE:
+                kv.index_copy_(3, t.view(1), new)
+                keys, values = kv[0], kv[1]
+                hidden = slots > t
+            elif kind == BLOCK:
+                s = t % bc
+                kv.index_copy_(3, s.view(1), new)
+                keys, values = kv[0], kv[1]
+                hidden = slots > s
+            elif kind == PREV_BLOCK:
+                r = t // bc
+                kv.index_copy_(3, ((r % 2) * bc + t % bc).view(1), new)
+                rows = kv.index_select(3, slots[:bc] + ((r + 1) % 2) * bc)  # row 0 reads zeros: output 0
+                keys, values = rows[0], rows[1]
+            elif kind == TRANSPOSE:
+                r, c = t // bc, t % bc
+                two, bb, hh, _, n_rows, dd = kv.shape
+                kv.view(two, bb, hh, bc * n_rows, dd).index_copy_(3, (c * n_rows + r).view(1), new)
+                column = kv.index_select(3, c.view(1)).squeeze(3)  # (2, B, H, rows, d)
+                keys, values = column[0], column[1]
+                hidden = slots > r
+            else:  # PRIME: positions past the prefix write nothing (the slot keeps its value)
+                slot = t.clamp(max=self.prime_len - 1).view(1)
+                kv.index_copy_(3, slot, torch.where(t < self.prime_len, new, kv.index_select(3, slot)))
+                keys, values = kv[0], kv[1]
+                hidden = slots > t
+        n = keys.shape[2]
+        w = torch.bmm(q.reshape(b * h, 1, d), keys.reshape(b * h, n, d).transpose(1, 2))
+        w.mul_(self.step_scale)
+        if hidden is not None:
+            w.masked_fill_(hidden, float("-inf"))
         if w.dtype == torch.float32:
             w = torch.softmax(w, dim=-1)
         else:

@@ -19,6 +19,7 @@ from torch import nn
 
 from jukestudio.model import sample_loop
 from jukestudio.model.config import JukeboxConfig
+from jukestudio.model.quantize import fast_preview as fast_preview_weights
 from jukestudio.model.sample_loop import LevelGeometry, Window
 from jukestudio.model.sampling_params import DEFAULT_TEMPERATURES, HF_BATCH, HF_CHUNK_SIZE, SamplingParams
 
@@ -136,6 +137,7 @@ class JukeboxModel(nn.Module):
         on_window: WindowCallback | None = None,
         on_message: Callable[[str], None] | None = None,
         compile: bool = False,
+        fast_preview: bool = False,
     ) -> list[torch.Tensor]:
         """Sample ``sample_levels`` (prior order, top first) window by window; returns the codes, prior order.
 
@@ -167,8 +169,10 @@ class JukeboxModel(nn.Module):
             on_step(window, rows_done, rows, i, n): after every sampled token step; may raise to cancel.
             on_window(window, codes): after every finished window with the codes so far.
             on_message(text): notes for the user (e.g. out-of-memory retries).
-            compile: on CUDA, run each prior's one-token step through ``torch.compile`` with CUDA
-                graphs (``sample_loop.compiled_step``); elsewhere a warning and eager sampling.
+            compile: on CUDA, capture each prior's one-token step once per window shape as a CUDA
+                graph and replay it (``sample_loop.compiled_step``); elsewhere a warning and eager sampling.
+            fast_preview: on CPU, the top prior's token step uses weight-only int8 matrices
+                (``quantize.fast_preview``); the upsamplers stay full precision.
         """
         if save_results and save_dir is None:
             raise ValueError("save_results needs save_dir: jukestudio writes only into a folder you choose")
@@ -186,8 +190,8 @@ class JukeboxModel(nn.Module):
             music_tokens, labels, sample_levels, params,
             sample_length=sample_length, total_length=total_length, offset=offset, sample_tokens=sample_tokens,
             generator=generator, device=device, dtype=dtype, on_step=on_step, on_window=on_window,
-            on_message=on_message, compile=compile, compute_alignments=compute_alignments,
-            save_dir=save_dir if save_results else None,
+            on_message=on_message, compile=compile, fast_preview=fast_preview,
+            compute_alignments=compute_alignments, save_dir=save_dir if save_results else None,
         )  # fmt: skip
 
     @torch.no_grad()
@@ -209,6 +213,7 @@ class JukeboxModel(nn.Module):
         on_window: WindowCallback | None = None,
         on_message: Callable[[str], None] | None = None,
         compile: bool = False,
+        fast_preview: bool = False,
         compute_alignments: bool = False,
         save_dir: str | Path | None = None,
     ) -> list[torch.Tensor]:
@@ -249,8 +254,9 @@ class JukeboxModel(nn.Module):
             if target_device != home:
                 prior.to(target_device)
             step_mode = sample_loop.compiled_step(prior, target_device) if compile else nullcontext(False)
+            weights = fast_preview_weights(prior, target_device) if fast_preview and level == 0 else nullcontext()
             try:
-                with step_mode as compiled:
+                with step_mode as compiled, weights:
                     compile = compile and compiled  # warned once: later levels do not try again
                     music_tokens = [t.to(target_device) for t in music_tokens]
                     level_labels = labels[level].to(target_device)

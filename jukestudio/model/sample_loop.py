@@ -265,35 +265,7 @@ def sample_window(
     return torch.cat(pieces, dim=0)
 
 
-# ---------------------------------------------------------------------- optional torch.compile
-
-COMPILE_MODE = "reduce-overhead"  # Inductor with CUDA graphs: one graph launch per sampled token
-
-
-class _FallbackStep:
-    """The compiled step, falling back to the eager one for good on the first error.
-
-    torch.compile reports tracing/compiling problems when the step is first called (or recompiled),
-    before the step runs; a step only writes its position's key/value into the cache by index, so
-    redoing it eagerly is safe. Out-of-memory is not a compile problem: it goes to the caller's retry.
-    """
-
-    def __init__(self, eager: Callable[..., torch.Tensor], compiled: Callable[..., torch.Tensor]) -> None:
-        self.eager: Callable[..., torch.Tensor] = eager
-        self.compiled: Callable[..., torch.Tensor] | None = compiled
-
-    def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-        if self.compiled is not None:
-            try:
-                return self.compiled(*args, **kwargs)
-            except torch.cuda.OutOfMemoryError:
-                raise
-            except Exception as exc:
-                logger.warning(
-                    "torch.compile of the sampling step failed (%s: %s); sampling eagerly", type(exc).__name__, exc
-                )
-                self.compiled = None
-        return self.eager(*args, **kwargs)
+# ---------------------------------------------------------------------- CUDA graph of the token step
 
 
 def _step_stack(prior: Any) -> Any | None:
@@ -303,28 +275,19 @@ def _step_stack(prior: Any) -> Any | None:
 
 @contextmanager
 def compiled_step(prior: Any, device: torch.device) -> Iterator[bool]:
-    """While inside: the prior's one-token step runs through ``torch.compile(mode="reduce-overhead")``.
+    """While inside: the prior's one-token step is captured once per window shape as a CUDA graph and
+    replayed per token (``step_graph``), falling back to eager if a capture fails.
 
-    Only on CUDA (CUDA graphs pay off where kernel launches dominate, i.e. a GPU); elsewhere, or
-    when torch.compile is missing or fails, one warning is logged and the step stays eager.
-    Yields whether the step was wrapped.
+    Only on CUDA (graphs pay off where kernel launches dominate, i.e. a GPU); elsewhere one warning
+    is logged and the step stays eager. Yields whether graphs are on.
     """
+    from jukestudio.model.step_graph import step_mode
+
     stack = _step_stack(prior)
-    compiler = getattr(torch, "compile", None)
-    if device.type != "cuda" or stack is None or not hasattr(stack, "step") or compiler is None:
-        why = f"sampling on {device.type}" if device.type != "cuda" else "no torch.compile or no step to compile"
+    if device.type != "cuda" or stack is None or not hasattr(stack, "sampling_session"):
+        why = f"sampling on {device.type}" if device.type != "cuda" else "no per-token step to capture"
         logger.warning("compile=True is for CUDA sampling only (%s): the prior runs eagerly", why)
         yield False
         return
-    eager = stack.step
-    try:
-        compiled = compiler(eager, mode=COMPILE_MODE)
-    except Exception as exc:  # e.g. an unsupported platform or Python version
-        logger.warning("torch.compile is unavailable (%s: %s); sampling eagerly", type(exc).__name__, exc)
-        yield False
-        return
-    stack.step = _FallbackStep(eager, compiled)  # shadows the method on this instance only
-    try:
+    with step_mode(stack, "cuda_graph"):
         yield True
-    finally:
-        del stack.step

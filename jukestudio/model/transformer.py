@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jukestudio.model.attention import JukeboxAttention, JukeboxConv1D, LayerKVCache, attention_kind
+from jukestudio.model.quantize import int8_addmm, int8_linear
 from jukestudio.model.sampling import draw_tokens
 from jukestudio.model.sampling_params import SamplingParams
 
@@ -103,6 +104,11 @@ class JukeboxLayerStack(nn.Module):
             JukeboxBlock(config, n_ctx, attention_kind(config.attention_pattern, d)) for d in range(config.num_layers)
         )
         self.compute_dtype: torch.dtype | None = None
+        # per-token step: "eager", "static" (fixed shapes, run eagerly) or "cuda_graph" (see step_graph)
+        self.step_mode = "eager"
+        self._sessions: dict[tuple, tuple[list[LayerKVCache], Callable]] = {}
+        # {Conv1D: Int8Weight} while the fast CPU preview is on (see quantize.py), else None
+        self.int8_weights: dict[nn.Module, object] | None = None
 
     @property
     def kinds(self) -> list[str]:
@@ -134,6 +140,40 @@ class JukeboxLayerStack(nn.Module):
         dtype = self.compute_dtype or self._attn_mods[0].mlp.c_fc.weight.dtype
         return [LayerKVCache(block.attn, batch, seq_len, dtype, device, encoder_states) for block in self._attn_mods]
 
+    def sampling_session(
+        self, batch: int, seq_len: int, device: torch.device, encoder_states: torch.Tensor | None = None
+    ) -> tuple[list[LayerKVCache], Callable[[torch.Tensor, int], torch.Tensor]]:
+        """Fresh caches for one window and the per-token step ``(x, t) -> h`` reading them.
+
+        Eager: new caches and ``step``. Static/CUDA-graph mode: the caches and captured step of this
+        window shape are kept (until ``release_sessions``) and reset for the next window of that shape.
+        """
+        if self.step_mode == "eager":
+            caches = self.new_caches(batch, seq_len, device, encoder_states)
+            plan = self.step_plan()
+            return caches, lambda x, t: self.step(x, t, caches, plan)
+        dtype = self.compute_dtype or self._attn_mods[0].mlp.c_fc.weight.dtype
+        key = (batch, seq_len, str(device), dtype, self.step_mode)
+        if key in self._sessions:
+            caches, step = self._sessions[key]
+            for block, cache in zip(self._attn_mods, caches):
+                cache.reset(block.attn, encoder_states)
+            return caches, step
+        from jukestudio.model.step_graph import StaticStep
+
+        # Keep few shapes: a full window and the last batch of takes (or a partial window). A smaller
+        # batch than a kept one is the out-of-memory retry: the larger caches go first.
+        for old in [k for k in self._sessions if k[0] > batch] + list(self._sessions)[:-1]:
+            self._sessions.pop(old, None)
+        caches = self.new_caches(batch, seq_len, device, encoder_states)
+        step = StaticStep(self, caches, batch, device, use_graph=self.step_mode == "cuda_graph")
+        self._sessions[key] = (caches, step)
+        return caches, step
+
+    def release_sessions(self) -> None:
+        """Drop the kept caches and captured graphs (their device memory)."""
+        self._sessions.clear()
+
     def forward_chunk(self, x: torch.Tensor, start: int, caches: list[LayerKVCache]) -> torch.Tensor:
         out_dtype = x.dtype
         x = self._enter(x)
@@ -145,6 +185,7 @@ class JukeboxLayerStack(nn.Module):
         """Per layer the tensors one sampling step needs, gathered once per window so the step
         itself is plain tensor calls (no module dispatch)."""
         plan = []
+        q = self.int8_weights  # weight-only int8 copies (fast CPU preview), else the matrices themselves
         first = self._attn_mods[0].mlp.c_fc.weight
         dtype, device = self.compute_dtype or first.dtype, first.device
         # 0-dim tensors instead of Python scalars: saves a scalar-to-tensor copy per use
@@ -157,15 +198,15 @@ class JukeboxLayerStack(nn.Module):
                     attn,
                     block.layer_norm_0.weight,
                     block.layer_norm_0.bias,
-                    attn.c_attn.weight,
+                    attn.c_attn.weight if q is None else q.get(attn.c_attn, attn.c_attn.weight),
                     attn.c_attn.bias,
-                    attn.c_proj.weight,
+                    attn.c_proj.weight if q is None else q.get(attn.c_proj, attn.c_proj.weight),
                     attn.c_proj.bias,
                     block.layer_norm_1.weight,
                     block.layer_norm_1.bias,
-                    mlp.c_fc.weight,
+                    mlp.c_fc.weight if q is None else q.get(mlp.c_fc, mlp.c_fc.weight),
                     mlp.c_fc.bias,
-                    mlp.c_proj.weight,
+                    mlp.c_proj.weight if q is None else q.get(mlp.c_proj, mlp.c_proj.weight),
                     mlp.c_proj.bias,
                     block.res_scale,
                     block.layer_norm_0.eps,
@@ -174,29 +215,35 @@ class JukeboxLayerStack(nn.Module):
         return plan
 
     def step(
-        self, x: torch.Tensor, t: int, caches: list[LayerKVCache], plan: list[tuple] | None = None
+        self, x: torch.Tensor, t: int | torch.Tensor, caches: list[LayerKVCache], plan: list[tuple] | None = None
     ) -> torch.Tensor:
-        """One position ``t`` for every row: x (B, 1, W) -> (B, 1, W), reading/writing ``caches``."""
+        """One position ``t`` for every row: x (B, 1, W) -> (B, 1, W), reading/writing ``caches``.
+
+        ``t`` an int: each layer reads the cache up to ``t`` (eager). ``t`` a 0-dim tensor: the
+        fixed-shape step of ``step_graph`` (the same function; what a CUDA graph replays)."""
         b, _, width = x.shape
         shape = (width,)
         dt = self.compute_dtype
         plan = plan if plan is not None else self.step_plan()
         gelu_k = self._gelu_k
+        static = isinstance(t, torch.Tensor)  # a position tensor: the fixed-shape step (CUDA graphs)
+        mm = int8_addmm if self.int8_weights is not None else torch.addmm
         h = x.view(b, width) if dt is None else x.view(b, width).to(dt)
         for (attn, l0w, l0b, qw, qb, pw, pb, l1w, l1b, fw, fb, mw, mb, res, eps), cache in zip(plan, caches):
             if dt is None:
                 a = F.layer_norm(h, shape, l0w, l0b, eps)
             else:
                 a = F.layer_norm(h.float(), shape, l0w, l0b, eps).to(dt)
-            a = torch.addmm(pb, attn.attend_step(torch.addmm(qb, a, qw), t, cache), pw)
+            qkv = mm(qb, a, qw)
+            a = mm(pb, attn.attend_static(qkv, t, cache) if static else attn.attend_step(qkv, t, cache), pw)
             h2 = h + a
             if dt is None:
                 m = F.layer_norm(h2, shape, l1w, l1b, eps)
             else:
                 m = F.layer_norm(h2.float(), shape, l1w, l1b, eps).to(dt)
-            m = torch.addmm(fb, m, fw)
+            m = mm(fb, m, fw)
             m = m * torch.sigmoid(m * gelu_k)  # quick-GELU
-            m = torch.addmm(mb, m, mw)
+            m = mm(mb, m, mw)
             h = h2.add_(m) if res == 1.0 else h + res * (a + m)
         return h.view(b, 1, width) if dt is None else h.view(b, 1, width).float()
 
@@ -364,7 +411,7 @@ class JukeboxConditionalAutoregressive(nn.Module):
         per_position = cond.shape[1] > 1
         start = self._start(n_samples, metadata_conditioning)
         pos = self.pos_emb.pos_emb
-        caches = self.transformer.new_caches(n_samples, total, device, encoder_states)
+        caches, step_fn = self.transformer.sampling_session(n_samples, total, device, encoder_states)
         out = torch.empty(n_samples, total, dtype=torch.long, device=device)
         if n_context:
             context = context.to(device=device, dtype=torch.long).reshape(n_samples, n_context)
@@ -377,17 +424,21 @@ class JukeboxConditionalAutoregressive(nn.Module):
                     self.transformer.forward_chunk(x[:, s : s + step], s, caches)
         token = out[:, n_context - 1 : n_context] if n_context else None
         n_new = total - n_context
-        stack, proj_out = self.transformer, self.fc_proj_out.weight
-        plan = stack.step_plan()
+        proj_out = self.fc_proj_out.weight
+        int8 = self.transformer.int8_weights
+        int8_head = int8.get(self.fc_proj_out) if int8 is not None else None
         with few_threads_if_small(device, n_samples * self.width**2):
             for t in range(n_context, total):
                 x = start if t == 0 else F.embedding(token, weight)
                 c = cond[:, t : t + 1] if per_position else cond
                 x = x + pos[t] + c
-                h = stack.step(x, t, caches, plan)
+                h = step_fn(x, t)
                 if self.add_cond_after_transformer:
                     h = h + c
-                logits = F.linear(h[:, 0], proj_out)
+                if int8_head is None:
+                    logits = F.linear(h[:, 0], proj_out)
+                else:
+                    logits = int8_linear(h[:, 0], int8_head).float()
                 token = draw_tokens(logits, params, level, generator)
                 out[:, t : t + 1] = token
                 if on_step is not None:

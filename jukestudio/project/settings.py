@@ -42,6 +42,8 @@ class ProjectSettings:
     """Prior order; smaller chunks use less GPU memory when priming the attention cache."""
     max_batch: int = _SAMPLING.max_batch_size
     """Most takes sampled at once on the GPU; more takes are sampled in turn."""
+    fast_preview: bool = False
+    """On CPU, sample the top level with int8 weights (faster, near-identical); upsampling stays fp32."""
 
     def validate(self) -> ProjectSettings:
         """Raise ValueError naming the first bad field; returns self for chaining."""
@@ -69,6 +71,8 @@ class ProjectSettings:
         if not problems:  # the sampling values are checked by their record, the one home of their rules
             problems += self.sampling_params(0).problems()
         problems += settings_problems(self)  # upper bounds and unencodable text (project/validate.py)
+        if not isinstance(self.fast_preview, bool):
+            problems.append(f"fast_preview must be true or false, got {self.fast_preview!r}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
