@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         worker.failed.connect(self._job_failed)
         self.jobs.cancel_requested.connect(self.cancel_job)
         self.song.compose_requested.connect(self.compose)
+        self.song.prompt_removed.connect(self.clear_prompt)
         self.song.manage_models_requested.connect(self.show_model_manager)
         self.song.model_changed.connect(self._model_changed)
         self.takes.take_selected.connect(self.select_take)
@@ -269,6 +270,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("projects/last", str(folder))
         self.setWindowTitle(f"jukestudio — {folder.name}")
         self._audio_cache.clear()
+        self._prompt, self._prompt_name = None, ""  # a prompt belongs to the project it was dropped in
+        self.song.set_prompt("")
         self.audition.unload()
         self.waveform.clear_take()
         self.refresh_takes()
@@ -486,8 +489,16 @@ class MainWindow(QMainWindow):
         self.tasks.run(lambda: self.studio.load_prompt(path), done, self._task_failed, label=f"load {path}")
 
     def clear_prompt(self) -> None:
+        """Drop the armed prompt: the next compose starts from silence (the prompt leaves the waveform)."""
+        had = self._prompt is not None
         self._prompt, self._prompt_name = None, ""
         self.song.set_prompt("")
+        if self.audition.take_id == "prompt":
+            self.audition.unload()
+            self.waveform.clear_take()
+            self.transport.set_take("")
+        if had:
+            self.show_message("Prompt removed: Compose starts from silence.")
 
     def _prompt_audio(self) -> np.ndarray | None:
         """The prompt, trimmed to the selected region when it is the prompt on show."""

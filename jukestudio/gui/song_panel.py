@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import random
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -31,8 +34,43 @@ from jukestudio.gui.records import SongSettings, Vocabulary
 MAX_SEED = 2**31 - 1
 
 
+class PromptChip(QFrame):
+    """The armed prompt as a chip: its name and length, and a ✕ (or Esc / Delete when focused) to drop it."""
+
+    remove_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("promptChip")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setStyleSheet(
+            "#promptChip { border: 1px solid #5aa9e6; border-radius: 10px; background: #22364a; }"
+            "#promptChip:focus { border: 2px solid #ffe066; }"
+        )
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.remove_button = QToolButton(self)
+        self.remove_button.setText("✕")
+        self.remove_button.setAutoRaise(True)
+        self.remove_button.setToolTip("Remove the prompt: compose from silence again (Esc or Delete)")
+        self.remove_button.clicked.connect(self.remove_requested)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 2, 2, 2)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # Qt override
+        if event.key() in (Qt.Key.Key_Escape, Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.remove_requested.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
 class SongPanel(QWidget):
     compose_requested = Signal()
+    prompt_removed = Signal()  # the user removed the prompt chip
     manage_models_requested = Signal()
     model_changed = Signal(str)
     settings_changed = Signal()
@@ -96,14 +134,15 @@ class SongPanel(QWidget):
         self.compose_button = QPushButton(icon("compose"), "Compose takes", self)
         self.compose_button.setToolTip("Sample new takes (from the dropped prompt, if any)")
         self.compose_button.clicked.connect(self.compose_requested)
-        self.prompt_label = QLabel("", self)
-        self.prompt_label.setWordWrap(True)
+        self.prompt_chip = PromptChip(self)
+        self.prompt_chip.remove_requested.connect(self.prompt_removed)
+        self.prompt_label = self.prompt_chip.label
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(QLabel("Lyrics", self))
         layout.addWidget(self.lyrics, 1)
-        layout.addWidget(self.prompt_label)
+        layout.addWidget(self.prompt_chip)
         layout.addWidget(self.compose_button)
 
         for box in (self.total_seconds, self.take_seconds, *self.temps):
@@ -188,5 +227,7 @@ class SongPanel(QWidget):
         return seed
 
     def set_prompt(self, text: str) -> None:
+        """Show the armed prompt as a chip (empty text hides it)."""
         self.prompt_label.setText(text)
+        self.prompt_chip.setVisible(bool(text))
         self.compose_button.setText("Compose from prompt" if text else "Compose takes")
