@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         worker.cancelled.connect(self._job_cancelled)
         worker.failed.connect(self._job_failed)
         self.jobs.cancel_requested.connect(self.cancel_job)
+        self.jobs.resume_requested.connect(self.resume_job)
         self.song.compose_requested.connect(self.compose)
         self.song.prompt_removed.connect(self.clear_prompt)
         self.song.manage_models_requested.connect(self.show_model_manager)
@@ -572,13 +573,28 @@ class MainWindow(QMainWindow):
         return self._submit(spec)
 
     def resume_unfinished(self) -> list[str]:
-        return [self._submit(spec) for spec in self.studio.resume_jobs()]
+        pending = set(self.runner.pending())
+        specs = [spec for spec in self.studio.resume_jobs() if spec.job_id not in pending]
+        if not specs:
+            self.show_message("No unfinished or cancelled job to resume in this project.")
+        return [self._submit(spec) for spec in specs]
+
+    def resume_job(self, job_id: str) -> str | None:
+        """Resume one cancelled (or interrupted) job from its last finished window."""
+        spec = self.studio.resume_job(job_id)
+        if spec is None:
+            self.jobs_model.set_resumable(job_id, False)
+            self.show_message("This job kept nothing to resume from.", error=True)
+            return None
+        return self._submit(spec)
 
     def _submit(self, spec: JobSpec) -> str:
+        busy = any(j.status == "running" for j in self.jobs_model.jobs())
         self._job_kinds[spec.job_id] = spec
         self.jobs_model.add_job(spec.job_id, spec.label, spec.kind)
+        self.jobs.follow(spec.job_id)
         self.runner.submit(spec.job_id, spec.fn, spec.label)
-        self.show_message(f"Queued: {spec.label}")
+        self.show_message(f"Queued after the running job: {spec.label}" if busy else f"Starting: {spec.label}")
         return spec.job_id
 
     def cancel_job(self, job_id: str) -> None:
@@ -587,9 +603,14 @@ class MainWindow(QMainWindow):
 
     def _job_started(self, job_id: str) -> None:
         self.jobs_model.set_status(job_id, "running")
+        self.jobs.follow(job_id)
+        spec = self._job_kinds.get(job_id)
+        self.show_message(f"Running: {spec.label if spec else job_id}")
 
     def _job_progressed(self, job_id: str, progress) -> None:
         self.jobs_model.update_progress(job_id, progress)
+        if not self.jobs.row_visible(job_id):
+            self.jobs.follow(job_id)
         spec = self._job_kinds.get(job_id)
         shown = self.audition.take_id
         if spec is not None and shown in spec.take_ids and progress.n_windows:
@@ -605,8 +626,10 @@ class MainWindow(QMainWindow):
         self._after_job(job_id, result, "done")
 
     def _job_cancelled(self, job_id: str, result) -> None:
-        kept = self.studio.describe_kept(result)
+        resumable = self.studio.is_resumable(job_id)
+        kept = self.studio.describe_kept(result, resumable)
         self.jobs_model.set_status(job_id, "cancelled", f"cancelled — {kept}")
+        self.jobs_model.set_resumable(job_id, resumable)
         self._after_job(job_id, result, "cancelled")
         self.show_message(f"Job cancelled — {kept}.")
 

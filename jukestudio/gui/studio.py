@@ -20,6 +20,7 @@ from jukestudio.audio.constants import SAMPLE_RATE
 from jukestudio.gui import studio_jobs
 from jukestudio.gui.model_access import ModelCache, ModelEntry, model_entry, vocabulary_for
 from jukestudio.gui.records import SongSettings, TakeItem, Vocabulary
+from jukestudio.gui.wording import KIND_NAMES, QUALITY
 
 log = logging.getLogger(__name__)
 
@@ -394,23 +395,44 @@ class Studio:
         )
 
     def unfinished_jobs(self) -> list[Any]:
-        return self.project.unfinished_jobs() if self.project is not None else []
+        """Jobs to offer resuming: queued or running ones (interrupted by a crash or by closing the
+        window) and cancelled ones that kept finished windows (cancel promises they can go on)."""
+        if self.project is None:
+            return []
+        records, _problems = self.project.jobs()
+        return [r for r in records if r.unfinished or (r.status == "cancelled" and _kept_windows(r.info))]
+
+    def is_resumable(self, job_id: str) -> bool:
+        """Whether the window's job ``job_id`` (or an engine job id) can be resumed now."""
+        engine_id = self.engine_job_ids.get(job_id, job_id)
+        return any(r.id == engine_id for r in self.unfinished_jobs())
 
     def resume_jobs(self) -> list[JobSpec]:
-        specs = []
+        window_ids = {engine: window for window, engine in self.engine_job_ids.items()}
+        return [self._resume_spec(r, window_ids.get(r.id, r.id)) for r in self.unfinished_jobs()]
+
+    def resume_job(self, job_id: str) -> JobSpec | None:
+        """The spec that resumes one job (keeping the window's job id, so its row is reused)."""
+        engine_id = self.engine_job_ids.get(job_id, job_id)
+        record = next((r for r in self.unfinished_jobs() if r.id == engine_id), None)
+        return self._resume_spec(record, job_id) if record is not None else None
+
+    def _resume_spec(self, record: Any, job_id: str) -> JobSpec:
         project = self.project
-        for record in self.unfinished_jobs():
+        self.engine_job_ids[job_id] = record.id
 
-            def run(report: Any, token: Any, record: Any = record) -> Any:
-                from jukestudio.engine.jobs import run_job
+        def run(report: Any, token: Any) -> Any:
+            from jukestudio.engine.jobs import run_job
 
-                _leave_a_core_for_the_window()
-                model = self.models.get(record.info.get("model") or project.settings.model)
-                finish = studio_jobs.finish_into(project)
-                return run_job(record.folder, model=model, report=report, cancel=token, finish=finish)
+            _leave_a_core_for_the_window()
+            model = self.models.get(record.info.get("model") or project.settings.model)
+            finish = studio_jobs.finish_into(project)
+            return run_job(record.folder, model=model, report=report, cancel=token, finish=finish)
 
-            specs.append(JobSpec(record.id, f"Resume {record.kind} ({record.id})", record.kind, run))
-        return specs
+        n = len(record.take_ids) or len((record.info.get("source") or {}).get("take_ids") or [])
+        what = KIND_NAMES.get(record.kind, record.kind)
+        label = f"Resume: {what}" + (f" ({n} take{'s' if n != 1 else ''})" if n else "")
+        return JobSpec(job_id, label, record.kind, run, tuple(record.take_ids) if record.kind == "upsample" else ())
 
     def requeue_interrupted(self, job_ids: list[str]) -> list[str]:
         """Mark jobs the window stopped on closing as queued again, so the next start offers them;
@@ -436,16 +458,23 @@ class Studio:
         """After a job: the take ids it created or filled (empty when cancelled or failed)."""
         return list(getattr(result, "take_ids", []) or [])
 
-    @staticmethod
-    def describe_kept(result: Any) -> str:
+    def describe_kept(self, result: Any, resumable: bool = True) -> str:
+        """What a cancelled job kept, in seconds of music per quality (no token counts)."""
         codes = getattr(result, "codes", None)
-        if not codes:
+        if not codes or not resumable:
             return "nothing was finished yet"
-        lengths = ", ".join(f"{LEVEL_LABELS[p]} {int(c.shape[1])}" for p, c in enumerate(codes) if c.shape[1])
-        return f"finished windows kept in the job (tokens: {lengths or 'none'}); resume it later"
+        hops = DEFAULT_HOPS
+        kept = ", ".join(
+            f"{QUALITY[p]} {int(c.shape[1]) * hops[p] / self.sample_rate:.1f} s"
+            for p, c in enumerate(codes)
+            if c.shape[-1]
+        )
+        return f"kept {kept or 'its finished parts'}; Resume (jobs panel or Take menu) goes on from there"
 
 
-LEVEL_LABELS = {0: "top", 1: "level 1", 2: "level 0"}
+def _kept_windows(info: dict[str, Any]) -> bool:
+    levels = (info.get("progress") or {}).get("levels") or {}
+    return any(int((v or {}).get("windows_done", 0)) > 0 for v in levels.values())
 
 
 def _leave_a_core_for_the_window() -> None:

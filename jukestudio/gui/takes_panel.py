@@ -12,12 +12,13 @@ from PySide6.QtWidgets import QAbstractItemView, QMenu, QTreeWidget, QTreeWidget
 
 from jukestudio.gui.records import TakeItem
 
-BADGES = {  # status → (text, colour)
+BADGES = {  # status → (text, colour); the words are the window's quality vocabulary (wording.py)
     "prompt": ("prompt", "#9aa5b1"),
-    "sampling": ("sampling…", "#ffe066"),
-    "coarse": ("coarse", "#c49bff"),
-    "level1": ("level 1", "#7bd389"),
-    "full": ("full", "#5aa9e6"),
+    "sampling": ("composing…", "#ffe066"),
+    "empty": ("empty", "#7b8491"),
+    "coarse": ("Preview", "#c49bff"),
+    "level1": ("Middle", "#7bd389"),
+    "full": ("Full quality", "#5aa9e6"),
 }
 ID_ROLE = Qt.ItemDataRole.UserRole
 

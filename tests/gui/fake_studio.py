@@ -49,6 +49,7 @@ class FakeStudio(Studio):
         self.block = False
         self.fail_with: str | None = None
         self.job_calls: list[tuple[str, dict]] = []
+        self.resumable: dict[str, JobSpec] = {}  # cancelled jobs that finished a step, by job id
 
     # models
     def list_models(self):
@@ -145,6 +146,7 @@ class FakeStudio(Studio):
                 if self.block:
                     while not self.gate.wait(0.01):
                         if token.cancelled:
+                            self.resumable[job_id] = spec  # reported steps are kept: it can go on
                             raise Cancelled(None)
                 time.sleep(0.01)
             ids = []
@@ -156,7 +158,8 @@ class FakeStudio(Studio):
                 ids.append(take_id)
             return ids
 
-        return JobSpec(job_id, f"{kind} {n}", kind, run)
+        spec = JobSpec(job_id, f"{kind} {n}", kind, run)
+        return spec
 
     def compose_job(self, settings, seed, prompt, prompt_name):
         return self._job("compose", settings.n_takes, None, settings.take_seconds, seed=seed, prompt=prompt)
@@ -168,7 +171,17 @@ class FakeStudio(Studio):
         return self._job("upsample", 0, None, 0, ids=ids, region=region)
 
     def resume_jobs(self):
-        return []
+        return list(self.resumable.values())
+
+    def is_resumable(self, job_id):
+        return job_id in self.resumable
+
+    def resume_job(self, job_id):
+        spec = self.resumable.pop(job_id, None)
+        return JobSpec(job_id, f"Resume: {spec.label}", spec.kind, spec.fn) if spec else None
+
+    def describe_kept(self, result, resumable=True):
+        return "kept Preview 0.5 s; Resume goes on from there" if resumable else "nothing was finished yet"
 
     def job_ended(self, job_id, result=None):
         self.dirty = True

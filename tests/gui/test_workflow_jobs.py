@@ -86,7 +86,13 @@ def test_cancel_a_running_job_keeps_its_finished_windows(qtbot, window):
     assert state.status == "cancelled"
     top_tokens = window.studio.project.read_codes(take_id)[0].shape[0]
     assert state.codes[1].shape[1] == top_tokens * 4  # level 1 finished and kept
-    assert window.takes.badge(take_id) == "coarse"  # the take is untouched until the job finishes
+    assert window.takes.badge(take_id) == "Preview"  # the take is untouched until the job finishes
+    assert row.resumable and "token" not in window.last_message
+    window.jobs.table.selectRow(window.jobs_model.row_of(job_id))
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
+        window.jobs.resume_button.click()  # goes on from the kept windows
+    assert ended.args == [job_id, "done"], window.last_message
+    assert window.takes.badge(take_id) == "Full quality"
 
 
 def test_a_failing_job_shows_its_message(qtbot, window):
@@ -183,5 +189,5 @@ def test_closing_the_window_during_a_job_offers_it_again(qtbot, window, audition
     with qtbot.waitSignal(again.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
         again.resume_unfinished()
     assert ended.args == [engine_id, "done"], again.last_message
-    assert again.takes.badge(take_id) == "full"
+    assert again.takes.badge(take_id) == "Full quality"
     again.close()
