@@ -340,7 +340,8 @@ class MainWindow(QMainWindow):
         """Show and load a take; the decode runs in the background (A/B keeps the playhead)."""
         self._load_serial += 1
         serial = self._load_serial
-        self.waveform.set_level_progress(self.studio.level_progress(take_id))
+        self.waveform.set_level_progress({})
+        self.waveform.set_level_spans(self.studio.level_spans(take_id))
         cached = self._audio_cache.get(take_id)
         if cached is not None:
             self._show_take_audio(take_id, cached, keep_position)
@@ -481,6 +482,7 @@ class MainWindow(QMainWindow):
             self.waveform.set_audio(audio, self.studio.sample_rate)
             self.waveform.set_alignment([])
             self.waveform.set_level_progress({})
+            self.waveform.set_level_spans({})
             self.transport.set_take(f"prompt: {path.name}")
             seconds = len(audio) / self.studio.sample_rate
             self.song.set_prompt(f"Prompt: {path.name} ({seconds:.1f} s) — drag on the waveform to trim it.")
@@ -614,9 +616,10 @@ class MainWindow(QMainWindow):
         spec = self._job_kinds.get(job_id)
         shown = self.audition.take_id
         if spec is not None and shown in spec.take_ids and progress.n_windows:
-            # live marker: how far the level being sampled has come on the take on screen
+            # live marker: how far the level being sampled has come over the span the job fills
+            start, end = spec.region or (0.0, self.waveform.duration)
             markers = self.waveform.level_progress()
-            markers[progress.level] = self.waveform.duration * progress.window / progress.n_windows
+            markers[progress.level] = start + (end - start) * progress.window / progress.n_windows
             self.waveform.set_level_progress(markers)
         if progress.message and progress.message not in ("starting", "resuming", "done", self.last_message):
             self.show_message(progress.message)  # e.g. "out of GPU memory …: retrying with 2 takes at a time"
@@ -636,10 +639,20 @@ class MainWindow(QMainWindow):
     def _job_failed(self, job_id: str, message: str) -> None:
         self.jobs_model.set_status(job_id, "failed", message)
         self.show_message(f"Job failed: {message}", error=True)
+        self._clear_live_markers(job_id)
         self.studio.job_ended(job_id)
         self.job_ended.emit(job_id, "failed")
 
+    def _clear_live_markers(self, job_id: str) -> None:
+        """A job that ended leaves no live marker: the take on show gets its finished spans again."""
+        spec = self._job_kinds.get(job_id)
+        shown = self.audition.take_id
+        if spec is not None and shown in spec.take_ids:
+            self.waveform.set_level_progress({})
+            self.waveform.set_level_spans(self.studio.level_spans(shown))
+
     def _after_job(self, job_id: str, result, status: str) -> None:
+        self._clear_live_markers(job_id)
         new_ids = self.studio.job_ended(job_id, result)
         for take_id in new_ids:
             self._audio_cache.pop(take_id, None)

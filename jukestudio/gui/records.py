@@ -51,3 +51,4 @@ class TakeItem:
     status: str  # a key of BADGES
     duration_s: float
     rating: int = 0  # 0..5
+    detail: str = ""  # shown with the badge, e.g. which part of a "partial" take is full quality

@@ -37,6 +37,7 @@ class JobSpec:
     kind: str
     fn: Callable[..., Any]
     take_ids: tuple[str, ...] = ()  # existing takes the job fills (upsample), for live level markers
+    region: tuple[float, float] | None = None  # the span an upsample job fills (seconds), else the whole take
 
 
 def to_project_settings(song: SongSettings, base: Any) -> Any:
@@ -204,9 +205,26 @@ class Studio:
     def takes(self) -> list[TakeItem]:
         if self.project is None:
             return []
-        return [
-            TakeItem(t.id, t.name, t.parent_id, _take_status(t), t.duration_s, t.rating) for _, t in self.project.walk()
-        ]
+        items = []
+        for _, t in self.project.walk():
+            status, detail = _take_status(t), ""
+            region = self._region_span(t.id)
+            if region is not None:
+                level, start, end = region
+                rest = QUALITY[t.best_level] if t.best_level is not None else "nothing"
+                status, detail = "partial", f"{QUALITY[level]} {start:.1f}–{end:.1f} s, rest {rest}"
+            items.append(TakeItem(t.id, t.name, t.parent_id, status, t.duration_s, t.rating, detail))
+        return items
+
+    def _region_span(self, take_id: str) -> tuple[int, float, float] | None:
+        """(level, start_s, end_s) of a region upsampled beyond the take's best finished level."""
+        region = self.upsampled_region(take_id)
+        if region is None:
+            return None
+        level, first, codes = region
+        hops = self._hops.get(self.project.take(take_id).settings.model, DEFAULT_HOPS)
+        start = first / self.sample_rate
+        return level, start, start + codes.numel() * hops[level] / self.sample_rate
 
     def take_settings(self, take_id: str) -> SongSettings:
         take = self.project.take(take_id)
@@ -229,15 +247,21 @@ class Studio:
     def redo(self) -> str | None:
         return self.project.redo() if self.project is not None else None
 
-    def level_progress(self, take_id: str) -> dict[int, float]:
-        """Seconds sampled at each prior level (for the waveform's markers)."""
+    def level_spans(self, take_id: str) -> dict[int, list[tuple[float, float]]]:
+        """Where each prior level has been sampled, in seconds (for the waveform's shaded spans): from
+        the start for a level sampled in order, or the region an upsample filled."""
         take = self.project.take(take_id)
         codes = self.project.read_codes(take_id)
-        result = {}
+        hops = self._hops.get(take.settings.model, DEFAULT_HOPS)
+        region = self._region_span(take_id)
+        result: dict[int, list[tuple[float, float]]] = {}
         for p, c in enumerate(codes):
-            if c is not None and c.numel():
-                hops = self._hops.get(take.settings.model, DEFAULT_HOPS)
-                result[p] = int(c.shape[0]) * hops[p] / self.sample_rate
+            if c is None or not c.numel():
+                continue
+            if region is not None and region[0] == p:
+                result[p] = [(region[1], region[2])]
+            else:
+                result[p] = [(0.0, int(c.shape[0]) * hops[p] / self.sample_rate)]
         return result
 
     def alignment(self, take_id: str) -> list[tuple[float, float, str]]:
@@ -332,7 +356,14 @@ class Studio:
             raise ValueError("Choose a model first (Models ▸ Manage models…).")
         return name
 
-    def _spec(self, kind: str, label: str, create: Callable[[Any], Any], take_ids: tuple[str, ...] = ()) -> JobSpec:
+    def _spec(
+        self,
+        kind: str,
+        label: str,
+        create: Callable[[Any], Any],
+        take_ids: tuple[str, ...] = (),
+        region: tuple[float, float] | None = None,
+    ) -> JobSpec:
         """A job whose engine state is created on the job thread (it needs the model), then run."""
         job_id = f"{kind}-{next(self._job_numbers)}"  # the window's handle; the engine names its folder
         name = self._model_name()
@@ -350,7 +381,7 @@ class Studio:
                 state.folder, model=model, report=report, cancel=token, finish=studio_jobs.finish_into(project)
             )
 
-        return JobSpec(job_id, label, kind, run, take_ids)
+        return JobSpec(job_id, label, kind, run, take_ids, region)
 
     def compose_job(self, song: SongSettings, seed: int, prompt: np.ndarray | None, prompt_name: str) -> JobSpec:
         self.set_project_settings(song)
@@ -392,6 +423,7 @@ class Studio:
             f"Upsample {names}{where}",
             lambda model: studio_jobs.create_upsample(project, model, take_ids, region, seed),
             tuple(take_ids),
+            region,
         )
 
     def unfinished_jobs(self) -> list[Any]:

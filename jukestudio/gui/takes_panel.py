@@ -19,6 +19,7 @@ BADGES = {  # status → (text, colour); the words are the window's quality voca
     "coarse": ("Preview", "#c49bff"),
     "level1": ("Middle", "#7bd389"),
     "full": ("Full quality", "#5aa9e6"),
+    "partial": ("partial", "#7bd389"),  # a region upsampled beyond the rest: the detail says where
 }
 ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -96,7 +97,8 @@ class TakesPanel(QTreeWidget):
     def _fill(self, item: QTreeWidgetItem, take: TakeItem) -> None:
         text, colour = BADGES.get(take.status, (take.status, "#cccccc"))
         item.setText(0, take.name)
-        item.setText(1, text)
+        item.setText(1, f"{text}: {take.detail}" if take.detail else text)
+        item.setToolTip(1, take.detail)
         item.setForeground(1, QBrush(QColor(colour)))
         item.setText(2, format_length(take.duration_s))
         item.setText(3, "★" * take.rating + "☆" * (5 - take.rating))

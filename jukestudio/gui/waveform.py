@@ -15,15 +15,19 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtWidgets import QGraphicsRectItem
+
+from jukestudio.gui.wording import QUALITY, QUALITY_DETAIL
 
 PeakSource = Callable[[float, float, int], tuple[np.ndarray, np.ndarray]]
 
 WAVE_COLOR = "#5aa9e6"
 PLAYHEAD_COLOR = "#ff5964"
 LEVEL_COLORS = {0: "#ffe066", 1: "#7bd389", 2: "#c49bff"}  # prior order: 0 = top
-LEVEL_NAMES = {0: "top", 1: "level 1", 2: "level 0"}
+SPAN_TOP = 1.28  # shaded level strips sit above the waveform (y 1.05 … 1.28), one lane per level
+SPAN_HEIGHT = 0.065
 LYRIC_Y = -1.3
 LANE_STEP = 0.2
 WORD_COLOR = QColor("#9aa5b1")
@@ -94,7 +98,7 @@ class WaveformView(pg.PlotWidget):
         item.showGrid(x=True, y=False, alpha=0.15)
         item.getAxis("left").hide()
         item.setLabel("bottom", "time", units="s")
-        self._box.setYRange(LYRIC_Y - 0.25, 1.05, padding=0)
+        self._box.setYRange(LYRIC_Y - 0.25, SPAN_TOP + 0.02, padding=0)
         self._curve = pg.PlotDataItem(pen=pg.mkPen(WAVE_COLOR, width=1), connect="pairs")
         self._curve.setZValue(1)
         self.addItem(self._curve)
@@ -107,6 +111,8 @@ class WaveformView(pg.PlotWidget):
         self._region.sigRegionChangeFinished.connect(self._region_moved)
         self.addItem(self._region)
         self._markers: dict[int, pg.InfiniteLine] = {}
+        self._spans: dict[int, list[tuple[float, float]]] = {}
+        self._span_items: list[QGraphicsRectItem] = []
         self._words: list[tuple[float, float, str]] = []
         self._starts: list[float] = []
         self._word_items: list[pg.TextItem] = []
@@ -135,6 +141,7 @@ class WaveformView(pg.PlotWidget):
         self.set_peak_source(None, 0.0)
         self.set_alignment([])
         self.set_level_progress({})
+        self.set_level_spans({})
         self.clear_region()
         self.set_playhead(0.0)
 
@@ -215,7 +222,7 @@ class WaveformView(pg.PlotWidget):
                     angle=90,
                     movable=False,
                     pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine),
-                    label=LEVEL_NAMES.get(level, f"level {level}"),
+                    label=QUALITY.get(level, f"level {level}"),
                     labelOpts={"position": 0.95 - 0.07 * level, "color": color},
                 )
                 line.setZValue(4)
@@ -225,6 +232,30 @@ class WaveformView(pg.PlotWidget):
 
     def level_progress(self) -> dict[int, float]:
         return {level: float(line.value()) for level, line in self._markers.items()}
+
+    def set_level_spans(self, spans: dict[int, Sequence[tuple[float, float]]]) -> None:
+        """Shade where each level (prior order) is finished: a strip per level above the waveform,
+        over the part it covers (the whole take, or an upsampled region)."""
+        for item in self._span_items:
+            self.removeItem(item)
+        self._span_items = []
+        self._spans = {int(level): [(float(a), float(b)) for a, b in ranges] for level, ranges in spans.items()}
+        for level, ranges in self._spans.items():
+            color = QColor(LEVEL_COLORS.get(level, "#cccccc"))
+            fill = QColor(color)
+            fill.setAlpha(150)
+            y = SPAN_TOP - (level + 1) * SPAN_HEIGHT
+            for start, end in ranges:
+                rect = QGraphicsRectItem(QRectF(start, y, max(end - start, 1e-6), SPAN_HEIGHT * 0.8))
+                rect.setBrush(QBrush(fill))
+                rect.setPen(QPen(Qt.PenStyle.NoPen))
+                rect.setToolTip(f"{QUALITY_DETAIL.get(level, '')}: {start:.1f}–{end:.1f} s")
+                rect.setZValue(3)
+                self.addItem(rect)
+                self._span_items.append(rect)
+
+    def level_spans(self) -> dict[int, list[tuple[float, float]]]:
+        return {level: list(ranges) for level, ranges in self._spans.items()}
 
     # -- lyric alignment ----------------------------------------------------------------------
     def set_alignment(self, words: Sequence[tuple[float, float, str]]) -> None:

@@ -49,6 +49,7 @@ class FakeStudio(Studio):
         self.block = False
         self.fail_with: str | None = None
         self.job_calls: list[tuple[str, dict]] = []
+        self.regions: dict[str, tuple[float, float]] = {}  # takes upsampled in a region (at level 2)
         self.resumable: dict[str, JobSpec] = {}  # cancelled jobs that finished a step, by job id
 
     # models
@@ -115,8 +116,11 @@ class FakeStudio(Studio):
     def redo(self):
         return ""
 
-    def level_progress(self, take_id):
-        return {0: self.takes_[take_id].duration_s}
+    def level_spans(self, take_id):
+        spans = {0: [(0.0, self.takes_[take_id].duration_s)]}
+        if take_id in self.regions:
+            spans[2] = [self.regions[take_id]]
+        return spans
 
     def alignment(self, take_id):
         return [(0.1, 0.4, "la"), (0.5, 0.9, "di")]
@@ -134,7 +138,9 @@ class FakeStudio(Studio):
         return export_wav(path, audio, subtype, normalise=normalise)
 
     # jobs
-    def _job(self, kind: str, n: int, parent: str | None, seconds: float, **info) -> JobSpec:
+    def _job(
+        self, kind: str, n: int, parent: str | None, seconds: float, region=None, **info
+    ) -> JobSpec:
         job_id = f"{kind}-{next(self.ids)}"
         self.job_calls.append((kind, info))
 
@@ -156,9 +162,17 @@ class FakeStudio(Studio):
                 self.audio[take_id] = (0.1 * rng.standard_normal(int(seconds * SR))).astype(np.float32)
                 self.takes_[take_id] = TakeItem(take_id, f"take {take_id}", parent, "coarse", seconds)
                 ids.append(take_id)
+            if region is not None:
+                for take_id in info["ids"]:
+                    self.regions[take_id] = region
+                    t = self.takes_[take_id]
+                    self.takes_[take_id] = TakeItem(
+                        t.take_id, t.name, t.parent_id, "partial", t.duration_s, t.rating,
+                        f"Full quality {region[0]:.1f}–{region[1]:.1f} s, rest Preview",
+                    )  # fmt: skip
             return ids
 
-        spec = JobSpec(job_id, f"{kind} {n}", kind, run)
+        spec = JobSpec(job_id, f"{kind} {n}", kind, run, tuple(info.get("ids", ())), region)
         return spec
 
     def compose_job(self, settings, seed, prompt, prompt_name):
@@ -168,7 +182,7 @@ class FakeStudio(Studio):
         return self._job("continue", 1, ids[0], self.takes_[ids[0]].duration_s + seconds)
 
     def upsample_job(self, ids, region, settings):
-        return self._job("upsample", 0, None, 0, ids=ids, region=region)
+        return self._job("upsample", 0, None, 0, region, ids=ids)
 
     def resume_jobs(self):
         return list(self.resumable.values())

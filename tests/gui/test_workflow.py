@@ -109,7 +109,7 @@ def test_compose_audition_continue_upsample_export_save_reopen_undo(qtbot, demo_
     assert window.studio.project.take(children[0]).duration_s == pytest.approx(2 * take_len)
     _wait_job(qtbot, window, lambda: window.upsample([roots[0]]))
     assert window.takes.badge(roots[0]) == "Full quality"
-    assert set(window.studio.level_progress(roots[0])) == {0, 1, 2}
+    assert set(window.studio.level_spans(roots[0])) == {0, 1, 2}
 
     # export a WAV: 44.1 kHz, the take's length, with the reproducibility sidecar
     wav = tmp_path / "out" / "take1.wav"

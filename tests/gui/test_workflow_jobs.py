@@ -144,6 +144,11 @@ def test_upsample_a_region_and_hear_it_in_place(qtbot, window):
     end = first + codes.numel() * 8
     assert np.array_equal(mixed[:first], coarse[:first]) and np.array_equal(mixed[end:], coarse[end:])
     assert not np.allclose(mixed[first:end], coarse[first:end])  # the region is heard at level 0
+    spans = window.studio.level_spans(take_id)
+    assert spans[2] == [(pytest.approx(first / SR), pytest.approx(end / SR))]  # where it is, not from 0
+    assert spans[0] == [(0.0, pytest.approx(take.duration_s, abs=128 / SR))]
+    assert window.takes.badge(take_id).startswith("partial: Full quality 0.1–0.2 s")
+    assert window.waveform.level_progress() == {}  # the live marker went with the job
 
 
 def test_continue_from_the_playhead_branches_off_there(qtbot, window):
