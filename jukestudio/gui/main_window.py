@@ -523,9 +523,26 @@ class MainWindow(QMainWindow):
         self.show_model_manager()
         return False
 
+    def confirm_inputs(self, check) -> bool:
+        """Unknown names: compose with what the model knows (the fields then show it), or fix first."""
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(QMessageBox.Icon.Question, "Compose with what the model knows?", "", parent=self)
+        box.setText("\n".join(check.notes))
+        use = box.addButton("Compose with what it knows", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Fix first", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        return box.clickedButton() is use
+
     def compose(self) -> str | None:
         if not self._ensure_model() or not self._ensure_project():
             return None
+        check = self.song.input_check()
+        if check.unknown:
+            if not self.confirm_inputs(check):
+                self.show_message("Not composed: " + " ".join(check.notes))
+                return None
+            self.song.use_known_inputs(check)  # recorded and shown = what the model uses
         settings = self.song.settings()
         seed = self.song.next_seed()
         settings.seed = seed
@@ -535,7 +552,10 @@ class MainWindow(QMainWindow):
         except ValueError as exc:
             self.show_message(str(exc), error=True)
             return None
-        return self._submit(spec)
+        job_id = self._submit(spec)
+        if check.notes:
+            self.show_message(f"{self.last_message} — {' '.join(check.notes)}")
+        return job_id
 
     def _here(self) -> float:
         """Where "continue from here" cuts: the region's start, else the playhead."""

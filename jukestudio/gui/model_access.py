@@ -20,7 +20,7 @@ class ModelEntry:
 def vocabulary_for(config: Any) -> Vocabulary:
     """Picker search, name checks and dropped lyric characters for a model config (top prior's labels)."""
     from jukestudio.model import vocab
-    from jukestudio.model.tokenizer import clean_lyrics
+    from jukestudio.model.tokenizer import JukeboxTokenizer, TooManyGenresError, clean_lyrics
 
     top = config.prior_configs[0]
     version = top.label_version
@@ -39,6 +39,20 @@ def vocabulary_for(config: Any) -> Vocabulary:
     def dropped(text: str) -> list[int]:
         return clean_lyrics(text, lyric_version).dropped_positions if lyric_version else []
 
+    tokenizer = JukeboxTokenizer.for_config(config)
+
+    def analyse(artist: str, genres: list[str]) -> tuple[bool, list[str]]:
+        """The tokenizer's own verdict: what the engine will look up is what is checked here."""
+        extra: list[str] = []
+        while True:  # more genres than the model takes: the extra ones count as not usable
+            try:
+                report = tokenizer.analyse(artist, genres, "")
+                break
+            except TooManyGenresError:
+                genres, extra = genres[:-1], [genres[-1], *extra]
+        keys = set(report.unknown_genres)
+        return report.unknown_artist, [g for g in genres if set(vocab.genre_keys([g], version)) & keys] + extra
+
     return Vocabulary(
         search_artists=lambda q, n: [m.name for m in vocab.search_artists(q, version, n)],
         search_genres=lambda q, n: [m.name for m in vocab.search_genres(q, version, n)],
@@ -46,6 +60,8 @@ def vocabulary_for(config: Any) -> Vocabulary:
         is_genre=is_genre,
         dropped_positions=dropped,
         max_genres=int(top.max_nb_genres),
+        analyse=analyse,
+        has_lyrics=any(p.has_lyrics for p in config.prior_configs),
     )
 
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from jukestudio.gui.icons import icon
 from jukestudio.gui.lyrics import LyricsEditor
 from jukestudio.gui.pickers import SearchPicker
-from jukestudio.gui.records import SongSettings, Vocabulary
+from jukestudio.gui.records import InputCheck, SongSettings, Vocabulary, check_inputs
 
 MAX_SEED = 2**31 - 1
 
@@ -120,11 +120,18 @@ class SongPanel(QWidget):
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.seed_random)
 
+        self.input_notice = QLabel(self)
+        self.input_notice.setObjectName("inputNotice")
+        self.input_notice.setWordWrap(True)
+        self.input_notice.setStyleSheet("color: #ffe066;")
+        self._vocab: Vocabulary | None = None
+
         form = QFormLayout()
         form.addRow("Model", model_row)
         form.addRow(self.model_status)
         form.addRow("Artist", self.artist)
         form.addRow("Genres", self.genres)
+        form.addRow(self.input_notice)
         form.addRow("Song length (s)", self.total_seconds)
         form.addRow("Take length (s)", self.take_seconds)
         form.addRow("Takes", self.n_takes)
@@ -151,6 +158,9 @@ class SongPanel(QWidget):
         self.artist.textChanged.connect(self.settings_changed)
         self.genres.textChanged.connect(self.settings_changed)
         self.lyrics.text_changed.connect(self.settings_changed)
+        for changed in (self.artist.textChanged, self.genres.textChanged, self.lyrics.text_changed):
+            changed.connect(self._update_input_notice)
+        self._update_input_notice()
 
     def _seconds_box(self, lo: float, hi: float, value: float, tip: str) -> QDoubleSpinBox:
         box = QDoubleSpinBox(self)
@@ -177,6 +187,8 @@ class SongPanel(QWidget):
         self.model_changed.emit(self.model_combo.currentText())
 
     def set_vocabulary(self, vocab: Vocabulary | None) -> None:
+        self._vocab = vocab
+        self._update_input_notice()
         if vocab is None:
             self.artist.set_search(None)
             self.genres.set_search(None)
@@ -188,6 +200,20 @@ class SongPanel(QWidget):
             f"up to {vocab.max_genres} genre words, comma-separated" if vocab.max_genres > 1 else "one genre"
         )
         self.lyrics.set_checker(vocab.dropped_positions)
+
+    # -- what the model will use ---------------------------------------------------------------
+    def input_check(self) -> InputCheck:
+        return check_inputs(self._vocab, self.artist.text(), self.genres.values(), self.lyrics.text())
+
+    def _update_input_notice(self, *_: object) -> None:
+        notes = self.input_check().notes if self._vocab is not None else []
+        self.input_notice.setText("\n".join(notes))
+        self.input_notice.setVisible(bool(notes))
+
+    def use_known_inputs(self, check: InputCheck) -> None:
+        """Put what the model will use into the fields, so what is shown is what gets recorded."""
+        self.artist.setText(check.artist)
+        self.genres.set_values(check.genres)
 
     # -- settings -------------------------------------------------------------------------------
     def settings(self) -> SongSettings:
