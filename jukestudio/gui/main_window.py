@@ -544,11 +544,15 @@ class MainWindow(QMainWindow):
                 return None
             self.song.use_known_inputs(check)  # recorded and shown = what the model uses
         settings = self.song.settings()
+        prompt = self._prompt_audio()
+        prompt_s = 0.0 if prompt is None else len(prompt) / self.studio.sample_rate
+        if not self._fits_the_song(prompt_s, settings.take_seconds, "the prompt"):
+            return None
         seed = self.song.next_seed()
         settings.seed = seed
         self._store_song_settings()
         try:
-            spec = self.studio.compose_job(settings, seed, self._prompt_audio(), self._prompt_name)
+            spec = self.studio.compose_job(settings, seed, prompt, self._prompt_name)
         except ValueError as exc:
             self.show_message(str(exc), error=True)
             return None
@@ -556,6 +560,18 @@ class MainWindow(QMainWindow):
         if check.notes:
             self.show_message(f"{self.last_message} — {' '.join(check.notes)}")
         return job_id
+
+    def _fits_the_song(self, start_s: float, seconds: float, what: str) -> bool:
+        """Refuse before queueing what would end after the declared song (the model cannot sample it)."""
+        total = self.song.total_seconds.value()
+        if start_s + seconds <= total + 1e-6:
+            return True
+        self.show_message(
+            f"{what} plus {seconds:g} s ends at {start_s + seconds:.1f} s, after the song's {total:g} s: "
+            "raise the song length or shorten the take.",
+            error=True,
+        )
+        return False
 
     def _here(self) -> float:
         """Where "continue from here" cuts: the region's start, else the playhead."""
@@ -574,6 +590,10 @@ class MainWindow(QMainWindow):
         seed = self.song.next_seed()
         job_ids = []
         for take_id in ids:  # one job per take: N variations of each
+            take = self.takes.take(take_id)
+            start = from_s if from_s is not None else (take.duration_s if take else 0.0)
+            if not self._fits_the_song(start, seconds or settings.take_seconds, take.name if take else take_id):
+                continue
             try:
                 spec = self.studio.continue_job(take_id, seconds or settings.take_seconds, settings, seed, from_s)
             except ValueError as exc:

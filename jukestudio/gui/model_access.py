@@ -62,6 +62,8 @@ def vocabulary_for(config: Any) -> Vocabulary:
         max_genres=int(top.max_nb_genres),
         analyse=analyse,
         has_lyrics=any(p.has_lyrics for p in config.prior_configs),
+        min_song_s=max([p.min_duration or 0.0 for p in config.prior_configs] or [0.0]),
+        max_song_s=min([p.max_duration for p in config.prior_configs if p.max_duration] or [600.0]),
     )
 
 

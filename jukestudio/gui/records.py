@@ -54,6 +54,8 @@ class Vocabulary:
     analyse: Callable[[str, list[str]], tuple[bool, list[str]]] | None = None
     """``analyse(artist, genres) -> (artist unknown?, unknown genres)`` from the model's tokenizer."""
     has_lyrics: bool = True
+    min_song_s: float = 0.0  # the declared song length the model was trained for: min ≤ length < max
+    max_song_s: float = 600.0
 
 
 def check_inputs(vocab: Vocabulary | None, artist: str, genres: list[str], lyrics: str) -> InputCheck:

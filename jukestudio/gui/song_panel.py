@@ -7,6 +7,7 @@ dropped characters, genre count) is injected through ``set_vocabulary``.
 
 from __future__ import annotations
 
+import math
 import random
 
 from PySide6.QtCore import Qt, Signal
@@ -95,6 +96,11 @@ class SongPanel(QWidget):
         self.total_seconds = self._seconds_box(10, 600, 180, "The whole song's length the model is told about.")
         self.take_seconds = self._seconds_box(0.1, 600, 20, "How many seconds to sample now.")
         self.total_seconds.valueChanged.connect(self.lyrics.set_song_seconds)
+        self.total_seconds.valueChanged.connect(self._limit_take_length)
+        self.length_notice = QLabel(self)
+        self.length_notice.setObjectName("lengthNotice")
+        self.length_notice.setWordWrap(True)
+        self.length_notice.setStyleSheet("color: #9aa5b1;")
         self.n_takes = QSpinBox(self)
         self.n_takes.setRange(1, 16)
         self.n_takes.setValue(3)
@@ -134,6 +140,7 @@ class SongPanel(QWidget):
         form.addRow(self.input_notice)
         form.addRow("Song length (s)", self.total_seconds)
         form.addRow("Take length (s)", self.take_seconds)
+        form.addRow(self.length_notice)
         form.addRow("Takes", self.n_takes)
         form.addRow("Temperature", temp_row)
         form.addRow("Seed", seed_row)
@@ -189,6 +196,7 @@ class SongPanel(QWidget):
     def set_vocabulary(self, vocab: Vocabulary | None) -> None:
         self._vocab = vocab
         self._update_input_notice()
+        self._apply_length_limits(vocab)
         if vocab is None:
             self.artist.set_search(None)
             self.genres.set_search(None)
@@ -200,6 +208,29 @@ class SongPanel(QWidget):
             f"up to {vocab.max_genres} genre words, comma-separated" if vocab.max_genres > 1 else "one genre"
         )
         self.lyrics.set_checker(vocab.dropped_positions)
+
+    # -- lengths the model can take -------------------------------------------------------------
+    def _apply_length_limits(self, vocab: Vocabulary | None) -> None:
+        """The song length the model is told about must lie in its trained range; say so beside the fields."""
+        lo = max(1.0, math.ceil((vocab.min_song_s if vocab else 10.0) * 10) / 10)
+        hi = math.floor(((vocab.max_song_s if vocab else 600.0) - 0.1) * 10) / 10
+        before = self.total_seconds.value()
+        self.total_seconds.setRange(lo, hi)
+        changed = abs(self.total_seconds.value() - before) > 1e-6
+        self._length_note = (
+            f"This model takes a song length of {lo:g}–{hi:g} s"
+            + (f" (changed from {before:g} s)" if changed else "")
+            + "; a take is at most as long as the song."
+        )
+        self._limit_take_length()
+
+    def _limit_take_length(self, *_: object) -> None:
+        before = self.take_seconds.value()
+        self.take_seconds.setMaximum(self.total_seconds.value())
+        note = getattr(self, "_length_note", "A take is at most as long as the song.")
+        if self.take_seconds.value() < before:
+            note += f" Take length shortened to {self.take_seconds.value():g} s to fit the song."
+        self.length_notice.setText(note)
 
     # -- what the model will use ---------------------------------------------------------------
     def input_check(self) -> InputCheck:

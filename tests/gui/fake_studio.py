@@ -64,6 +64,8 @@ class FakeStudio(Studio):
             is_genre=lambda g: g in GENRES,
             dropped_positions=lambda text: [i for i, c in enumerate(text) if c == "@"],
             max_genres=1,
+            min_song_s=12.0,
+            max_song_s=300.0,
             analyse=lambda a, genres: (a not in [*ARTISTS, "unknown"], [g for g in genres if g not in GENRES]),
         )
 

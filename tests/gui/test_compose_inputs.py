@@ -61,3 +61,26 @@ def test_the_real_vocabulary_names_unknown_artist_and_genres(qtbot):
     assert bad.unknown == ["nobody at all", "zzzgenre"] and bad.artist == "" and bad.genres == []
     too_many = check_inputs(vocab, "ella fitzgerald", ["jazz", "blues"], "la")  # the demo takes one genre
     assert too_many.genres == ["jazz"] and too_many.unknown == ["blues"]
+
+
+def test_length_fields_follow_the_model_and_explain_it(qtbot, window):
+    song = window.song
+    song.total_seconds.setValue(5)  # the fake model's minimum is 12 s
+    assert song.total_seconds.value() == 12.0
+    assert "12–299.9 s" in song.length_notice.text()
+    song.total_seconds.setValue(30)
+    song.take_seconds.setValue(40)
+    assert song.take_seconds.value() == 30.0
+    song.take_seconds.setValue(20)
+    song.total_seconds.setValue(15)
+    assert song.take_seconds.value() == 15.0 and "shortened to 15 s" in song.length_notice.text()
+
+    song.n_takes.setValue(1)
+    song.take_seconds.setValue(10)
+    with qtbot.waitSignal(window.job_ended, timeout=5000):
+        window.compose()
+    take_id = window.takes.take_ids()[0]
+    song.take_seconds.setValue(10)
+    calls = len(window.studio.job_calls)
+    assert window.continue_takes([take_id]) is None  # 10 s + 10 s ends after the 15 s song
+    assert len(window.studio.job_calls) == calls and "after the song" in window.last_message

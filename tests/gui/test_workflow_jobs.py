@@ -95,15 +95,19 @@ def test_cancel_a_running_job_keeps_its_finished_windows(qtbot, window):
     assert window.takes.badge(take_id) == "Full quality"
 
 
-def test_a_failing_job_shows_its_message(qtbot, window):
+def test_lengths_outside_the_model_are_refused_before_queueing(qtbot, window):
     window.song.total_seconds.setValue(10)  # below the demo top prior's minimum song length (17.84 s)
-    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
-        job_id = window.compose()
-    assert ended.args == [job_id, "failed"]
-    row = window.jobs_model.job(job_id)
-    assert "minimum" in row.message
-    assert window.last_message.startswith("Job failed:") and "minimum" in window.last_message
-    assert window.status.text() == window.last_message
+    assert window.song.total_seconds.value() == pytest.approx(17.9)  # constrained by the model
+    assert "17.9–599.9 s" in window.song.length_notice.text()
+    window.song.take_seconds.setValue(30)
+    assert window.song.take_seconds.value() == pytest.approx(17.9)  # a take is at most the song
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS):
+        window.song.take_seconds.setValue(0.1)
+        window.compose()
+    take_id = window.takes.take_ids()[0]
+    window.song.take_seconds.setValue(17.9)  # the take (0.1 s) plus 17.9 s ends after the song
+    assert window.continue_takes([take_id]) is None
+    assert "after the song" in window.last_message and len(window.jobs_model.jobs()) == 1
 
 
 def test_unfinished_jobs_are_offered_and_resumed_on_open(qtbot, window, tmp_path):
