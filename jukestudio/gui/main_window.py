@@ -14,12 +14,22 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from jukestudio.gui import window_actions
 from jukestudio.gui.audition import Audition
 from jukestudio.gui.icons import icon
 from jukestudio.gui.jobs_panel import JobsModel, JobsPanel
+from jukestudio.gui.notices import EmptyState, ResumeBanner
 from jukestudio.gui.settings import add_recent_project, app_settings, recent_projects
 from jukestudio.gui.song_panel import SongPanel
 from jukestudio.gui.studio import AUDIO_EXTENSIONS, JobSpec, Studio
@@ -31,6 +41,7 @@ from jukestudio.gui.worker import JobRunner
 
 log = logging.getLogger(__name__)
 AUTOSAVE_MS = 30_000
+MESSAGE_FADE_MS = 12_000  # information leaves the status bar after this; errors stay until resolved
 STATE_VERSION = 1
 
 
@@ -64,7 +75,18 @@ class MainWindow(QMainWindow):
         self.model_manager = None
 
         self.waveform = WaveformView(self)
-        self.setCentralWidget(self.waveform)
+        self.banner = ResumeBanner(self)
+        self.empty_state = EmptyState(self)
+        self.centre = QStackedWidget(self)
+        self.centre.addWidget(self.empty_state)
+        self.centre.addWidget(self.waveform)
+        central = QWidget(self)
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.banner)
+        column.addWidget(self.centre, 1)
+        self.setCentralWidget(central)
         self.song = SongPanel(self)
         self.takes = TakesPanel(self)
         self.jobs_model = JobsModel(self)
@@ -82,6 +104,11 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["jobs"]], [170], Qt.Orientation.Vertical)
         self.status = QLabel(self)
         self.statusBar().addWidget(self.status, 1)
+        self._message_topic = ""
+        self._fade = QTimer(self)
+        self._fade.setSingleShot(True)
+        self._fade.setInterval(MESSAGE_FADE_MS)
+        self._fade.timeout.connect(self._clear_status)
         window_actions.build(self)
         self._connect()
         self._autosave = QTimer(self)
@@ -110,6 +137,7 @@ class MainWindow(QMainWindow):
         worker.failed.connect(self._job_failed)
         self.jobs.cancel_requested.connect(self.cancel_job)
         self.jobs.resume_requested.connect(self.resume_job)
+        self.banner.resume_requested.connect(self.resume_unfinished)
         self.song.compose_requested.connect(self.compose)
         self.song.prompt_removed.connect(self.clear_prompt)
         self.song.manage_models_requested.connect(self.show_model_manager)
@@ -126,18 +154,40 @@ class MainWindow(QMainWindow):
         self.audition.playing_changed.connect(self.transport.set_playing)
         self.waveform.seek_requested.connect(self.seek)
         self.waveform.region_changed.connect(self.audition.set_region)
+        self.waveform.content_changed.connect(self._update_centre)
+
+    def _update_centre(self) -> None:
+        """The waveform when there is something to show, else what to do first."""
+        self.centre.setCurrentWidget(self.waveform if self.waveform.duration > 0 else self.empty_state)
 
     def _probe_audio(self) -> None:
         self.transport.set_available(self.audition.available, self.audition.unavailable_reason)
 
     # ------------------------------------------------------------------ messages
-    def show_message(self, text: str, error: bool = False) -> None:
-        """Non-modal: status bar + log. Errors stay until the next message."""
+    def show_message(self, text: str, error: bool = False, topic: str = "") -> None:
+        """Non-modal: status bar + log. Information fades after a while; an error stays until the next
+        message or until what it is about is resolved (``resolve(topic)``), so it never goes stale."""
         self.last_message = text
+        self._message_topic = topic
         self.status.setText(text)
+        self.status.setToolTip(text)
         self.status.setStyleSheet("color: #ff5964;" if error else "")
         (log.error if error else log.info)("%s", text)
         self.message_shown.emit(text, "error" if error else "info")
+        if error:
+            self._fade.stop()
+        else:
+            self._fade.start()
+
+    def resolve(self, topic: str) -> None:
+        """The problem a message was about is gone: take the message down."""
+        if self._message_topic == topic and self.status.text():
+            self._clear_status()
+
+    def _clear_status(self) -> None:
+        self.status.setText("")
+        self.status.setStyleSheet("")
+        self._message_topic = ""
 
     # ------------------------------------------------------------------ state
     def restore_state(self) -> None:
@@ -159,7 +209,28 @@ class MainWindow(QMainWindow):
             self.settings.setValue("projects/last", str(self.studio.project_dir))
         self.settings.sync()
 
+    def ask_close_with_jobs(self, n_running: int) -> str:
+        """"later" (stop now, offered again next start), "keep" (do not close) or "cancel" (cancel and close)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "A job is running", "", parent=self)
+        box.setText(
+            f"{n_running} job{'s are' if n_running != 1 else ' is'} still composing. Closing stops "
+            "it at the next step; its finished parts are kept."
+        )
+        later = box.addButton("Stop, resume next time", QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole)
+        box.addButton("Cancel the job and close", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        clicked = box.clickedButton()
+        return "later" if clicked is later else "keep" if clicked is keep or clicked is None else "cancel"
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        running = [j.job_id for j in self.jobs_model.jobs() if j.status == "running"]
+        choice = self.ask_close_with_jobs(len(running)) if running else "later"
+        if choice == "keep":
+            event.ignore()
+            self.show_message("Still composing; the window stays open.")
+            return
         self.save_state()
         if self.studio.project_dir is not None:
             self._store_song_settings()
@@ -167,10 +238,9 @@ class MainWindow(QMainWindow):
                 self.studio.save()
             except OSError as exc:
                 self.show_message(f"Could not save the project: {exc}", error=True)
-        running = [j.job_id for j in self.jobs_model.jobs() if j.status == "running"]
         self.runner.shutdown()  # cancels at the next step; finished windows are saved by the engine
-        # A job stopped by closing the window is offered again ("resume unfinished jobs") next time.
-        self.studio.requeue_interrupted(running)
+        if choice == "later":  # a job stopped by closing the window is offered again next time
+            self.studio.requeue_interrupted(running)
         if self.model_manager is not None:
             self.model_manager.runner.shutdown()
         self.tasks.wait(10_000)
@@ -200,6 +270,7 @@ class MainWindow(QMainWindow):
         def done(vocabulary) -> None:
             if self.song.model_combo.currentText() == name:
                 self.song.set_vocabulary(vocabulary)
+                self.resolve("model")
                 self.vocabulary_ready.emit(name)
                 # Load the chosen model now, while the user writes: loading holds the GIL in long
                 # stretches (measured ~300 ms stalls) and would otherwise do so inside the first job.
@@ -207,7 +278,7 @@ class MainWindow(QMainWindow):
 
         def failed(message: str) -> None:
             self.song.set_vocabulary(None)
-            self.show_message(f"Model {name}: {message}", error=True)
+            self.show_message(f"Model {name}: {message}", error=True, topic="model")
 
         self.tasks.run(lambda: self.studio.vocabulary(name), done, failed, label=f"vocabulary of {name}")
 
@@ -261,8 +332,9 @@ class MainWindow(QMainWindow):
             self.song.set_settings(settings)
         self._project_opened()
         unfinished = self.studio.unfinished_jobs()
+        self.banner.offer(len(unfinished))
         if unfinished:
-            self.show_message(f"{len(unfinished)} unfinished job(s) in this project: Take ▸ Resume unfinished jobs.")
+            self.show_message(f"{len(unfinished)} unfinished job(s) in this project: resume them from the banner.")
         return True
 
     def _project_opened(self) -> None:
@@ -518,7 +590,9 @@ class MainWindow(QMainWindow):
         if self.song.model_combo.currentText():
             return True
         self.show_message(
-            "Choose a model first: import one, or add the demo model (no download) in the model manager.", error=True
+            "Choose a model first: import one, or add the demo model (no download) in the model manager.",
+            error=True,
+            topic="model",
         )
         self.show_model_manager()
         return False
@@ -615,6 +689,7 @@ class MainWindow(QMainWindow):
         return self._submit(spec)
 
     def resume_unfinished(self) -> list[str]:
+        self.banner.hide()
         pending = set(self.runner.pending())
         specs = [spec for spec in self.studio.resume_jobs() if spec.job_id not in pending]
         if not specs:

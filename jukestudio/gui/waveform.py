@@ -87,6 +87,7 @@ class WaveformView(pg.PlotWidget):
 
     seek_requested = Signal(float)  # seconds
     region_changed = Signal(object)  # (start_s, end_s) or None
+    content_changed = Signal()  # a take (or nothing) is now on show
 
     def __init__(self, parent=None) -> None:
         self._box = _WaveViewBox(self)
@@ -132,6 +133,7 @@ class WaveformView(pg.PlotWidget):
         self._box.setLimits(xMin=-0.02 * limit, xMax=limit * 1.02, minXRange=min(0.01, limit))
         self._box.setXRange(0.0, limit, padding=0.01)
         self._refresh_peaks()
+        self.content_changed.emit()
 
     def set_audio(self, audio: np.ndarray, sample_rate: int) -> None:
         self.set_peak_source(*peaks_from_array(audio, sample_rate))

@@ -190,6 +190,9 @@ class FakeStudio(Studio):
     def resume_jobs(self):
         return list(self.resumable.values())
 
+    def unfinished_jobs(self):
+        return list(self.resumable)
+
     def is_resumable(self, job_id):
         return job_id in self.resumable
 
