@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from jukestudio.gui import window_actions
 from jukestudio.gui.audition import Audition
+from jukestudio.gui.growing import GrowingTakes, is_placeholder
 from jukestudio.gui.icons import icon
 from jukestudio.gui.jobs_panel import JobsModel, JobsPanel
 from jukestudio.gui.notices import EmptyState, ResumeBanner
@@ -36,7 +37,7 @@ from jukestudio.gui.studio import AUDIO_EXTENSIONS, JobSpec, Studio
 from jukestudio.gui.takes_panel import TakesPanel
 from jukestudio.gui.tasks import BackgroundTasks
 from jukestudio.gui.transport_bar import TransportBar
-from jukestudio.gui.waveform import WaveformView
+from jukestudio.gui.waveform import WaveformView, peaks_from_array
 from jukestudio.gui.worker import JobRunner
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self.audition = audition or Audition(parent=self)
         self.runner = JobRunner(self)
         self.tasks = BackgroundTasks(self)
+        self.growing = GrowingTakes(self.studio, self)
         self.settings = app_settings()
         self.last_message = ""
         self._job_kinds: dict[str, JobSpec] = {}
@@ -155,6 +157,8 @@ class MainWindow(QMainWindow):
         self.waveform.seek_requested.connect(self.seek)
         self.waveform.region_changed.connect(self.audition.set_region)
         self.waveform.content_changed.connect(self._update_centre)
+        self.growing.changed.connect(self.refresh_takes)
+        self.growing.grew.connect(self._take_grew)
 
     def _update_centre(self) -> None:
         """The waveform when there is something to show, else what to do first."""
@@ -383,7 +387,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ takes
     def refresh_takes(self) -> None:
-        self.takes.set_takes(self.studio.takes())
+        self.takes.set_takes(self.studio.takes() + self.growing.placeholders())
         ids = set(self.takes.take_ids())
         for stale in [t for t in self._audio_cache if t not in ids]:
             del self._audio_cache[stale]
@@ -392,6 +396,7 @@ class MainWindow(QMainWindow):
         self.takes_refreshed.emit()
 
     def _take_action(self, action: str, ids: list[str]) -> None:
+        ids = [i for i in ids if not is_placeholder(i)]  # takes still being composed have no codes yet
         if action == "continue":
             self.continue_takes(ids)
         elif action == "upsample":
@@ -412,6 +417,9 @@ class MainWindow(QMainWindow):
         """Show and load a take; the decode runs in the background (A/B keeps the playhead)."""
         self._load_serial += 1
         serial = self._load_serial
+        if self.growing.job_of(take_id) is not None:
+            self._show_growing(take_id, first=True)
+            return
         self.waveform.set_level_progress({})
         self.waveform.set_level_spans(self.studio.level_spans(take_id))
         cached = self._audio_cache.get(take_id)
@@ -439,6 +447,31 @@ class MainWindow(QMainWindow):
         self.transport.set_take(take.name if take else take_id)
         self.waveform.set_playhead(position if keep_position else 0.0)
         self.take_loaded.emit(take_id)
+
+    def _show_growing(self, take_id: str, first: bool = False) -> None:
+        """A take being composed: what its finished windows decoded to so far, growing as they come."""
+        audio = self.growing.audio(take_id)
+        if audio is None:
+            return
+        sr = self.studio.sample_rate
+        source, available = peaks_from_array(audio, sr)
+        if first:
+            self.waveform.set_peak_source(source, max(self.growing.expected_seconds(take_id), available), available)
+            self.waveform.set_alignment([])
+            self.waveform.set_level_progress({})
+            self.waveform.set_level_spans({0: [(0.0, available)]} if available else {})
+            self.audition.load(take_id, audio)
+            self.transport.set_take(f"{self.takes.take(take_id).name if self.takes.take(take_id) else take_id}")
+        else:
+            self.waveform.grow(source, available)
+            self.waveform.set_level_spans({0: [(0.0, available)]})
+            self.audition.switch(take_id, audio)  # keeps the playhead: listen while it grows
+
+    def _take_grew(self, job_id: str) -> None:
+        shown = self.audition.take_id
+        found = self.growing.job_of(shown) if shown else None
+        if found is not None and found[0] == job_id:
+            self._show_growing(shown)
 
     def audition_sibling(self, n: int) -> None:
         """Keys 1–9: switch to the n-th sibling of the current take, keeping the playhead."""
@@ -711,6 +744,10 @@ class MainWindow(QMainWindow):
         self.jobs_model.add_job(spec.job_id, spec.label, spec.kind)
         self.jobs.follow(spec.job_id)
         self.runner.submit(spec.job_id, spec.fn, spec.label)
+        self.growing.start(spec)
+        placeholders = self.growing.placeholder_ids(spec.job_id)
+        if placeholders and not self.audition.playing:
+            self.takes.select(placeholders[0])  # watch the first take grow
         self.show_message(f"Queued after the running job: {spec.label}" if busy else f"Starting: {spec.label}")
         return spec.job_id
 
@@ -726,6 +763,7 @@ class MainWindow(QMainWindow):
 
     def _job_progressed(self, job_id: str, progress) -> None:
         self.jobs_model.update_progress(job_id, progress)
+        self.growing.progressed(job_id, progress)
         if not self.jobs.row_visible(job_id):
             self.jobs.follow(job_id)
         spec = self._job_kinds.get(job_id)
@@ -755,6 +793,8 @@ class MainWindow(QMainWindow):
         self.jobs_model.set_status(job_id, "failed", message)
         self.show_message(f"Job failed: {message}", error=True)
         self._clear_live_markers(job_id)
+        self._end_growth(job_id)
+        self.refresh_takes()
         self.studio.job_ended(job_id)
         self.job_ended.emit(job_id, "failed")
 
@@ -766,14 +806,27 @@ class MainWindow(QMainWindow):
             self.waveform.set_level_progress({})
             self.waveform.set_level_spans(self.studio.level_spans(shown))
 
+    def _end_growth(self, job_id: str) -> int | None:
+        """Remove the job's placeholder rows; the row of the one on show (to select its real take)."""
+        shown = self.audition.take_id
+        found = self.growing.job_of(shown) if shown else None
+        row = found[1] if found is not None and found[0] == job_id else None
+        if row is not None:
+            self.audition.unload()
+            self.waveform.clear_take()
+        self.growing.ended(job_id)
+        return row
+
     def _after_job(self, job_id: str, result, status: str) -> None:
         self._clear_live_markers(job_id)
+        shown_row = self._end_growth(job_id)
         new_ids = self.studio.job_ended(job_id, result)
         for take_id in new_ids:
             self._audio_cache.pop(take_id, None)
         self.refresh_takes()
         if status == "done" and new_ids:
-            self.takes.select(new_ids[0])  # its coarse preview decodes and shows at once
+            pick = new_ids[shown_row] if shown_row is not None and shown_row < len(new_ids) else new_ids[0]
+            self.takes.select(pick)  # its preview decodes and shows at once
             self.show_message(f"{self._job_kinds[job_id].label}: done.")
         self.job_ended.emit(job_id, status)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,9 @@ class JobSpec:
     fn: Callable[..., Any]
     take_ids: tuple[str, ...] = ()  # existing takes the job fills (upsample), for live level markers
     region: tuple[float, float] | None = None  # the span an upsample job fills (seconds), else the whole take
+    new_takes: int = 0  # takes the job composes (placeholder rows while it runs)
+    new_takes_parent: str | None = None
+    new_takes_seconds: float = 0.0  # their expected length
 
 
 def to_project_settings(song: SongSettings, base: Any) -> Any:
@@ -383,15 +386,44 @@ class Studio:
 
         return JobSpec(job_id, label, kind, run, take_ids, region)
 
+    def grown_audio(self, job_id: str, start_sample: int = 0) -> tuple[int, list[np.ndarray]] | None:
+        """The audio of a running job's new takes from about ``start_sample`` on, decoded from the
+        top-level codes its finished windows saved: ``(first sample, [audio per take])``. Only the new
+        tokens are decoded (plus a little context before them). Call it off the GUI thread."""
+        engine_id = self.engine_job_ids.get(job_id)
+        if engine_id is None or self.project is None:
+            return None  # the job has not created its folder yet
+        from jukestudio.engine.state import JobState, JobStateError
+
+        try:
+            state = JobState.load(self.project.jobs_dir / engine_id)
+        except (JobStateError, OSError) as exc:
+            log.debug("job %s: no saved codes yet (%s)", job_id, exc)
+            return None
+        codes = state.codes[0]
+        if codes.numel() == 0:
+            return None
+        name = state.info.get("model") or self.project.settings.model
+        hop = self._hops.get(name, DEFAULT_HOPS)[0]
+        first_token = min(start_sample // hop, int(codes.shape[1]))
+        context = min(first_token, GROW_CONTEXT_TOKENS)
+        from jukestudio.engine.jobs import preview_audio
+
+        model = self.models.get(name, decoder_only=True)
+        audio = preview_audio(model, codes[:, first_token - context :], 0).numpy()
+        return first_token * hop, [row[context * hop :] for row in audio]
+
     def compose_job(self, song: SongSettings, seed: int, prompt: np.ndarray | None, prompt_name: str) -> JobSpec:
         self.set_project_settings(song)
         project = self.project
         what = f"from {prompt_name}" if prompt is not None else f"{song.take_seconds:g} s"
-        return self._spec(
+        spec = self._spec(
             "compose",
             f"Compose {song.n_takes} take(s), {what}",
             lambda model: studio_jobs.create_compose(project, model, seed, prompt, prompt_name),
         )
+        prompt_s = 0.0 if prompt is None else len(prompt) / self.sample_rate
+        return replace(spec, new_takes=int(song.n_takes), new_takes_seconds=prompt_s + float(song.take_seconds))
 
     def continue_job(
         self, take_id: str, seconds: float, song: SongSettings, seed: int, from_s: float | None = None
@@ -409,8 +441,12 @@ class Studio:
                 source = studio_jobs.cut_take(project, model, take_id, from_s)
             return studio_jobs.create_continue(project, model, source, seconds, seed)
 
-        return self._spec(
+        spec = self._spec(
             "continue", f"Continue {take.name}{where} by {seconds:g} s ({song.n_takes} variation(s))", create
+        )
+        start = from_s if from_s is not None else take.duration_s
+        return replace(
+            spec, new_takes=int(song.n_takes), new_takes_parent=take_id, new_takes_seconds=start + float(seconds)
         )
 
     def upsample_job(self, take_ids: list[str], region: tuple[float, float] | None, song: SongSettings) -> JobSpec:
@@ -520,6 +556,8 @@ def _leave_a_core_for_the_window() -> None:
     if torch.get_num_threads() > wanted:
         torch.set_num_threads(wanted)
 
+
+GROW_CONTEXT_TOKENS = 16  # top-level tokens decoded before the new part, so its start has context
 
 DEFAULT_HOPS = (128, 32, 8)
 """Audio samples per token per prior level of every released and the demo model; a model whose

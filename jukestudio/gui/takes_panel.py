@@ -103,7 +103,8 @@ class TakesPanel(QTreeWidget):
         item.setText(2, format_length(take.duration_s))
         item.setText(3, "★" * take.rating + "☆" * (5 - take.rating))
         item.setData(0, ID_ROLE, take.take_id)
-        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+        if take.status != "sampling":  # a take being composed gets its name when it exists
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
 
     def take(self, take_id: str) -> TakeItem | None:
         return self._takes.get(take_id)

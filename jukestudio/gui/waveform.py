@@ -120,6 +120,7 @@ class WaveformView(pg.PlotWidget):
         self._current_word = -1
         self._source: PeakSource | None = None
         self._duration = 0.0
+        self._available = 0.0
         self._box.sigXRangeChanged.connect(self._refresh_peaks)
 
     # -- content ------------------------------------------------------------------------------
@@ -127,8 +128,11 @@ class WaveformView(pg.PlotWidget):
     def duration(self) -> float:
         return self._duration
 
-    def set_peak_source(self, source: PeakSource | None, duration: float) -> None:
+    def set_peak_source(self, source: PeakSource | None, duration: float, available: float | None = None) -> None:
+        """Show a take of ``duration`` seconds; a take still being composed has audio only up to
+        ``available`` seconds (the rest of the axis stays empty until ``grow`` fills it)."""
         self._source, self._duration = source, max(0.0, float(duration))
+        self._available = self._duration if available is None else max(0.0, float(available))
         limit = max(self._duration, 0.01)
         self._box.setLimits(xMin=-0.02 * limit, xMax=limit * 1.02, minXRange=min(0.01, limit))
         self._box.setXRange(0.0, limit, padding=0.01)
@@ -147,6 +151,16 @@ class WaveformView(pg.PlotWidget):
         self.clear_region()
         self.set_playhead(0.0)
 
+    def grow(self, source: PeakSource, available: float) -> None:
+        """More of a growing take is decoded: draw up to ``available`` seconds, keeping the zoom."""
+        self._source, self._available = source, max(0.0, float(available))
+        self._refresh_peaks()
+
+    @property
+    def available(self) -> float:
+        """Seconds of audio drawn (less than ``duration`` while a take grows)."""
+        return self._available
+
     def curve_data(self) -> tuple[np.ndarray, np.ndarray]:
         """The drawn (x, y) points: each bin is a (t, min), (t, max) pair."""
         x, y = self._curve.getData()
@@ -157,7 +171,7 @@ class WaveformView(pg.PlotWidget):
             self._curve.setData([], [])
             return
         (x0, x1), _ = self._box.viewRange()
-        x0, x1 = max(0.0, x0), min(self._duration, x1)
+        x0, x1 = max(0.0, x0), min(self._duration, self._available, x1)
         if x1 <= x0:
             self._curve.setData([], [])
             return

@@ -49,6 +49,9 @@ class FakeStudio(Studio):
         self.block = False
         self.fail_with: str | None = None
         self.job_calls: list[tuple[str, dict]] = []
+        self.rows: dict[str, list[np.ndarray]] = {}  # the audio each job's takes will have
+        self.windows_done: dict[str, int] = {}  # of 5 per job
+        self.grow_calls: list[tuple[str, int]] = []
         self.regions: dict[str, tuple[float, float]] = {}  # takes upsampled in a region (at level 2)
         self.resumable: dict[str, JobSpec] = {}  # cancelled jobs that finished a step, by job id
 
@@ -146,11 +149,16 @@ class FakeStudio(Studio):
     ) -> JobSpec:
         job_id = f"{kind}-{next(self.ids)}"
         self.job_calls.append((kind, info))
+        rows = [(0.1 * np.random.default_rng(k).standard_normal(int(seconds * SR))).astype(np.float32)
+                for k in range(n)]  # fmt: skip
+        self.rows[job_id] = rows
+        self.windows_done[job_id] = 0
 
         def run(report, token):
             if self.fail_with:
                 raise RuntimeError(self.fail_with)
             for step in range(1, 6):
+                self.windows_done[job_id] = step - 1  # saved before the engine reports the next window
                 report(Progress(job_id, 0, step - 1, 5, step, 5, 50.0, 0.1 * (5 - step), step / 5))
                 if self.block:
                     while not self.gate.wait(0.01):
@@ -161,8 +169,7 @@ class FakeStudio(Studio):
             ids = []
             for k in range(n):
                 take_id = f"t{next(self.ids)}"
-                rng = np.random.default_rng(k)
-                self.audio[take_id] = (0.1 * rng.standard_normal(int(seconds * SR))).astype(np.float32)
+                self.audio[take_id] = rows[k]
                 self.takes_[take_id] = TakeItem(take_id, f"take {take_id}", parent, "coarse", seconds)
                 ids.append(take_id)
             if region is not None:
@@ -175,7 +182,10 @@ class FakeStudio(Studio):
                     )  # fmt: skip
             return ids
 
-        spec = JobSpec(job_id, f"{kind} {n}", kind, run, tuple(info.get("ids", ())), region)
+        spec = JobSpec(
+            job_id, f"{kind} {n}", kind, run, tuple(info.get("ids", ())), region,
+            new_takes=n, new_takes_parent=parent, new_takes_seconds=seconds,
+        )  # fmt: skip
         return spec
 
     def compose_job(self, settings, seed, prompt, prompt_name):
@@ -186,6 +196,13 @@ class FakeStudio(Studio):
 
     def upsample_job(self, ids, region, settings):
         return self._job("upsample", 0, None, 0, region, ids=ids)
+
+    def grown_audio(self, job_id, start_sample=0):
+        """What the finished windows (of 5) of a job decode to, from ``start_sample`` on."""
+        self.grow_calls.append((job_id, start_sample))
+        rows = self.rows[job_id]
+        end = len(rows[0]) * self.windows_done[job_id] // 5 if rows else 0
+        return start_sample, [r[start_sample:end] for r in rows]
 
     def resume_jobs(self):
         return list(self.resumable.values())

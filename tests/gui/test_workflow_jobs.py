@@ -200,3 +200,23 @@ def test_closing_the_window_during_a_job_offers_it_again(qtbot, window, audition
     assert ended.args == [engine_id, "done"], again.last_message
     assert again.takes.badge(take_id) == "Full quality"
     again.close()
+
+
+def test_a_composing_take_grows_from_its_saved_windows(qtbot, window):
+    window.song.take_seconds.setValue(0.3)
+    window.song.n_takes.setValue(2)
+    progressed = []
+    window.runner.worker.progressed.connect(lambda _j, p: progressed.append(p))
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
+        job_id = window.compose()
+        assert len(window.takes.take_ids()) == 2  # placeholders at once
+    assert ended.args == [job_id, "done"], window.last_message
+    studio = window.studio
+    first, whole = studio.grown_audio(job_id, 0)  # what the saved windows decode to
+    assert first == 0 and len(whole) == 2
+    take_ids = window.takes.take_ids()
+    for row, take_id in zip(whole, take_ids, strict=True):
+        assert np.allclose(row, studio.take_audio(take_id), atol=1e-5)  # the same audio the take has
+    start, tail = studio.grown_audio(job_id, 10_000)  # only the new part: from a token boundary on
+    assert start == 10_000 // 128 * 128 and len(tail[0]) == len(whole[0]) - start
+    assert np.abs(tail[0] - whole[0][start:]).max() < 0.05  # decoded with context: no seam
