@@ -19,7 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-SUBTYPES = (("16-bit PCM", "PCM_16"), ("24-bit PCM", "PCM_24"), ("32-bit float", "FLOAT"))
+from jukestudio.gui.wording import BIT_DEPTHS
+
+SUBTYPES = BIT_DEPTHS  # ("16-bit", "PCM_16"), …: musicians' words shown, soundfile's names kept
 
 
 @dataclass(frozen=True)

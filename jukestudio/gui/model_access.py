@@ -100,7 +100,12 @@ def _load_from_store(name: str, components: list[str] | None = None) -> Any:
     return load_model(name, components)
 
 
-PART_NAMES = {"vqvae": "VQ-VAE", "prior_0": "top prior", "prior_1": "level 1 upsampler", "prior_2": "level 0 upsampler"}
+PART_NAMES = {  # the parts in the window's quality words (technical names in parentheses)
+    "vqvae": "audio decoder (VQ-VAE)",
+    "prior_0": "Preview composer (top prior)",
+    "prior_1": "Middle upsampler",
+    "prior_2": "Full-quality upsampler",
+}
 
 
 def model_entry(info: Any) -> ModelEntry:
@@ -114,5 +119,5 @@ def model_entry(info: Any) -> ModelEntry:
     if missing:
         parts.append("missing: " + ", ".join(missing) + " (it can compose only what its parts allow)")
     return ModelEntry(
-        info.name, "; ".join(parts) or f"{info.preset or 'custom'}: complete", usable="VQ-VAE" not in missing
+        info.name, "; ".join(parts) or f"{info.preset or 'custom'}: complete", usable="vqvae" in info.components
     )

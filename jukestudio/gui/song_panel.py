@@ -31,6 +31,7 @@ from jukestudio.gui.icons import icon
 from jukestudio.gui.lyrics import LyricsEditor
 from jukestudio.gui.pickers import SearchPicker
 from jukestudio.gui.records import InputCheck, SongSettings, Vocabulary, check_inputs
+from jukestudio.gui.wording import QUALITY_DETAIL, TEMPERATURE_LABELS
 
 MAX_SEED = 2**31 - 1
 
@@ -105,16 +106,25 @@ class SongPanel(QWidget):
         self.n_takes.setRange(1, 16)
         self.n_takes.setValue(3)
         self.temps = []
+        self.temp_labels = []
         temp_row = QHBoxLayout()
-        for level, name in enumerate(("top", "level 1", "level 0")):
+        temp_row.setSpacing(4)
+        for level in range(3):
             box = QDoubleSpinBox(self)
             box.setRange(0.1, 1.5)
             box.setSingleStep(0.01)
             box.setDecimals(2)
             box.setValue(0.98 if level == 0 else 0.99)
-            box.setToolTip(f"Sampling temperature of the {name} prior")
-            temp_row.addWidget(box)
+            box.setToolTip(
+                f"Temperature of {QUALITY_DETAIL[level]}: lower is safer and more repetitive, higher is wilder"
+            )
+            label = QLabel(TEMPERATURE_LABELS[level], self)
+            label.setBuddy(box)
+            label.setStyleSheet("color: #9aa5b1;")
+            temp_row.addWidget(label)
+            temp_row.addWidget(box, 1)
             self.temps.append(box)
+            self.temp_labels.append(label)
         self.seed = QSpinBox(self)
         self.seed.setRange(0, MAX_SEED)
         self.seed_random = QCheckBox("random", self)

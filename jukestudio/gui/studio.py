@@ -20,7 +20,7 @@ from jukestudio.audio.constants import SAMPLE_RATE
 from jukestudio.gui import studio_jobs
 from jukestudio.gui.model_access import ModelCache, ModelEntry, model_entry, vocabulary_for
 from jukestudio.gui.records import SongSettings, TakeItem, Vocabulary
-from jukestudio.gui.wording import KIND_NAMES, QUALITY
+from jukestudio.gui.wording import KIND_NAMES, QUALITY, bit_depth
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +345,10 @@ class Studio:
         return export_wav(path, audio, subtype, normalise=normalise, sidecar=sidecar)
 
     def describe_export(self, report: Any) -> str:
-        text = f"Exported {Path(report.path).name} ({report.frames / report.sample_rate:.2f} s, {report.subtype})"
+        text = (
+            f"Exported {Path(report.path).name} to {Path(report.path).parent} "
+            f"({report.frames / report.sample_rate:.2f} s, {bit_depth(report.subtype)})"
+        )
         if report.gain_db:
             text += f", normalised by {report.gain_db:+.1f} dB"
         if report.clipped_samples:

@@ -142,5 +142,5 @@ def test_export_report_names_clipping_and_gain():
 
     report = ExportReport("/x/take.wav", None, "PCM_16", SR, SR * 2, 1.5, -4.5, 441)
     assert Studio().describe_export(report) == (
-        "Exported take.wav (2.00 s, PCM_16), normalised by -4.5 dB; 441 samples clipped (0.50%)."
+        "Exported take.wav to /x (2.00 s, 16-bit), normalised by -4.5 dB; 441 samples clipped (0.50%)."
     )
