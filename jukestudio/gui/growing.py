@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from jukestudio.audio.peaks import PeakPyramid
 from jukestudio.gui.records import TakeItem
 from jukestudio.gui.tasks import BackgroundTasks
 
@@ -41,6 +42,7 @@ def is_placeholder(take_id: str | None) -> bool:
 class _Growth:
     spec: Any  # the JobSpec
     rows: list[np.ndarray]
+    peaks: list[PeakPyramid]
     windows_seen: int = 0
     busy: bool = False
     again: bool = False
@@ -71,7 +73,8 @@ class GrowingTakes(QObject):
         if n <= 0:
             return
         names = [f"Take {i + 1} — composing…" for i in range(n)]
-        self._jobs[spec.job_id] = _Growth(spec, [np.zeros(0, np.float32) for _ in range(n)], names=names)
+        empty = np.zeros(0, np.float32)
+        self._jobs[spec.job_id] = _Growth(spec, [empty] * n, [PeakPyramid(empty)] * n, names=names)
         self.changed.emit()
 
     def ended(self, job_id: str) -> None:
@@ -118,6 +121,10 @@ class GrowingTakes(QObject):
         job_id, row = found
         return self._jobs[job_id].rows[row]
 
+    def peaks(self, take_id: str) -> PeakPyramid:
+        job_id, row = self.job_of(take_id)
+        return self._jobs[job_id].peaks[row]
+
     def expected_seconds(self, take_id: str) -> float:
         found = self.job_of(take_id)
         return float(getattr(self._jobs[found[0]].spec, "new_takes_seconds", 0.0)) if found else 0.0
@@ -129,11 +136,21 @@ class GrowingTakes(QObject):
             growth.again = True  # one decode at a time per job; the next one picks up what is new
             return
         growth.busy = True
-        start = min(len(r) for r in growth.rows)
+        old_rows = list(growth.rows)
+        start = min(len(r) for r in old_rows)
 
         def work() -> Any:
+            """On the decoder thread: decode the new part, join it, build its peaks (all off the GUI thread)."""
             _lower_this_threads_priority()
-            return self.studio.grown_audio(job_id, start)
+            result = self.studio.grown_audio(job_id, start)
+            if result is None:
+                return None
+            first, chunks = result
+            rows = [
+                np.concatenate([old[:first], np.asarray(new, np.float32)])
+                for old, new in zip(old_rows, chunks, strict=False)
+            ]
+            return rows, [PeakPyramid(r) for r in rows]
 
         def done(result: Any) -> None:
             current = self._jobs.get(job_id)
@@ -141,11 +158,7 @@ class GrowingTakes(QObject):
                 return  # the job ended meanwhile
             growth.busy = False
             if result is not None:
-                first, chunks = result
-                growth.rows = [
-                    np.concatenate([old[:first], np.asarray(new, np.float32)])
-                    for old, new in zip(growth.rows, chunks, strict=False)
-                ]
+                growth.rows, growth.peaks = result
                 self.grew.emit(job_id)
             if growth.again:
                 growth.again = False

@@ -20,11 +20,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from jukestudio.audio.peaks import PeakPyramid
 from jukestudio.gui import window_actions
 from jukestudio.gui.audition import Audition
 from jukestudio.gui.growing import GrowingTakes, is_placeholder
@@ -37,7 +39,7 @@ from jukestudio.gui.studio import AUDIO_EXTENSIONS, JobSpec, Studio
 from jukestudio.gui.takes_panel import TakesPanel
 from jukestudio.gui.tasks import BackgroundTasks
 from jukestudio.gui.transport_bar import TransportBar
-from jukestudio.gui.waveform import WaveformView, peaks_from_array
+from jukestudio.gui.waveform import WaveformView, peaks_from_pyramid, with_peaks
 from jukestudio.gui.worker import JobRunner
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ class MainWindow(QMainWindow):
         self._job_kinds: dict[str, JobSpec] = {}
         self._prompt: np.ndarray | None = None
         self._prompt_name = ""
-        self._audio_cache: dict[str, np.ndarray] = {}
+        self._audio_cache: dict[str, tuple[np.ndarray, PeakPyramid]] = {}  # decoded takes and their peaks
         self._load_serial = 0
         self.model_manager = None
 
@@ -95,7 +97,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobsPanel(self.jobs_model, self)
         self.transport = TransportBar(self)
         self.docks = {
-            "song": self._dock("Song", self.song, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "song": self._dock("Song", self._scrolling(self.song), Qt.DockWidgetArea.LeftDockWidgetArea),
             "takes": self._dock("Takes", self.takes, Qt.DockWidgetArea.RightDockWidgetArea),
             "transport": self._dock("Transport", self.transport, Qt.DockWidgetArea.BottomDockWidgetArea),
             "jobs": self._dock("Jobs", self.jobs, Qt.DockWidgetArea.BottomDockWidgetArea),
@@ -123,6 +125,16 @@ class MainWindow(QMainWindow):
         self.restore_state()
 
     # ------------------------------------------------------------------ layout
+    def _scrolling(self, widget: QWidget) -> QScrollArea:
+        """A panel that scrolls instead of squeezing its fields (laptop screens: 1024×700)."""
+        area = QScrollArea(self)
+        area.setObjectName(f"scroll_{widget.__class__.__name__}")
+        area.setWidget(widget)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QScrollArea.Shape.NoFrame)
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        return area
+
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower()}")
@@ -428,20 +440,23 @@ class MainWindow(QMainWindow):
             return
         self.transport.set_take("decoding…")
 
-        def done(audio: np.ndarray) -> None:
-            self._audio_cache[take_id] = audio
+        def done(loaded: tuple[np.ndarray, PeakPyramid]) -> None:
+            self._audio_cache[take_id] = loaded
             if serial == self._load_serial:
-                self._show_take_audio(take_id, audio, keep_position)
+                self._show_take_audio(take_id, loaded, keep_position)
 
-        self.tasks.run(lambda: self.studio.take_audio(take_id), done, self._task_failed, label=f"decode {take_id}")
+        self.tasks.run(
+            lambda: with_peaks(self.studio.take_audio(take_id)), done, self._task_failed, label=f"decode {take_id}"
+        )
 
-    def _show_take_audio(self, take_id: str, audio: np.ndarray, keep_position: bool) -> None:
+    def _show_take_audio(self, take_id: str, loaded: tuple[np.ndarray, PeakPyramid], keep_position: bool) -> None:
+        audio, pyramid = loaded
         position = self.audition.position_s
         if keep_position:
             self.audition.switch(take_id, audio)
         else:
             self.audition.load(take_id, audio)
-        self.waveform.set_audio(audio, self.studio.sample_rate)
+        self.waveform.set_audio(audio, self.studio.sample_rate, pyramid)
         self.waveform.set_alignment(self.studio.alignment(take_id))
         take = self.takes.take(take_id)
         self.transport.set_take(take.name if take else take_id)
@@ -453,8 +468,7 @@ class MainWindow(QMainWindow):
         audio = self.growing.audio(take_id)
         if audio is None:
             return
-        sr = self.studio.sample_rate
-        source, available = peaks_from_array(audio, sr)
+        source, available = peaks_from_pyramid(self.growing.peaks(take_id), self.studio.sample_rate)
         if first:
             self.waveform.set_peak_source(source, max(self.growing.expected_seconds(take_id), available), available)
             self.waveform.set_alignment([])
@@ -581,10 +595,11 @@ class MainWindow(QMainWindow):
         """Decode in the background; the prompt shows in the waveform (drag a region to trim it)."""
         self.show_message(f"Loading {path.name}…")
 
-        def done(audio: np.ndarray) -> None:
+        def done(loaded: tuple[np.ndarray, PeakPyramid]) -> None:
+            audio, pyramid = loaded
             self._prompt, self._prompt_name = audio, path.name
             self.audition.load("prompt", audio)
-            self.waveform.set_audio(audio, self.studio.sample_rate)
+            self.waveform.set_audio(audio, self.studio.sample_rate, pyramid)
             self.waveform.set_alignment([])
             self.waveform.set_level_progress({})
             self.waveform.set_level_spans({})
@@ -594,7 +609,7 @@ class MainWindow(QMainWindow):
             self.show_message(f"Prompt {path.name} loaded ({seconds:.1f} s).")
             self.prompt_loaded.emit(path.name)
 
-        self.tasks.run(lambda: self.studio.load_prompt(path), done, self._task_failed, label=f"load {path}")
+        self.tasks.run(lambda: with_peaks(self.studio.load_prompt(path)), done, self._task_failed, label=f"load {path}")
 
     def clear_prompt(self) -> None:
         """Drop the armed prompt: the next compose starts from silence (the prompt leaves the waveform)."""

@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
 
+from jukestudio.audio.peaks import PeakPyramid
 from jukestudio.gui.wording import QUALITY, QUALITY_DETAIL
 
 PeakSource = Callable[[float, float, int], tuple[np.ndarray, np.ndarray]]
@@ -30,6 +31,8 @@ SPAN_TOP = 1.28  # shaded level strips sit above the waveform (y 1.05 … 1.28),
 SPAN_HEIGHT = 0.065
 LYRIC_Y = -1.3
 LANE_STEP = 0.2
+WORD_LANES = 2
+WORD_GAP_PX = 6.0
 WORD_COLOR = QColor("#9aa5b1")
 CURRENT_WORD_COLOR = QColor("#ffffff")
 
@@ -52,6 +55,26 @@ def peaks_from_array(audio: np.ndarray, sample_rate: int) -> tuple[PeakSource, f
         return mins, maxs
 
     return source, duration
+
+
+def peaks_from_pyramid(pyramid: PeakPyramid, sample_rate: int) -> tuple[PeakSource, float]:
+    """A peak source over the audio layer's peak pyramid: any zoom of any length reads about
+    ``n_bins × levels`` values instead of every sample in view."""
+
+    def source(start_s: float, end_s: float, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+        lo = max(0, int(start_s * sample_rate))
+        hi = min(len(pyramid), max(lo + 1, int(end_s * sample_rate)))
+        if hi <= lo:
+            return np.zeros(0, np.float32), np.zeros(0, np.float32)
+        return pyramid.range(lo, hi, max(1, min(n_bins, hi - lo)))
+
+    return source, len(pyramid) / float(sample_rate)
+
+
+def with_peaks(audio: np.ndarray) -> tuple[np.ndarray, PeakPyramid]:
+    """Audio with its peak pyramid (build it off the GUI thread: ~0.15 s for three minutes)."""
+    audio = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+    return audio, PeakPyramid(audio)
 
 
 class _WaveViewBox(pg.ViewBox):
@@ -122,6 +145,10 @@ class WaveformView(pg.PlotWidget):
         self._duration = 0.0
         self._available = 0.0
         self._box.sigXRangeChanged.connect(self._refresh_peaks)
+        self._box.sigXRangeChanged.connect(self._layout_words)
+        self._box.sigResized.connect(self._layout_words)
+        self._box.sigResized.connect(self._refresh_peaks)  # as many bins as pixels after a resize
+        self._word_widths: list[float] = []
 
     # -- content ------------------------------------------------------------------------------
     @property
@@ -139,8 +166,11 @@ class WaveformView(pg.PlotWidget):
         self._refresh_peaks()
         self.content_changed.emit()
 
-    def set_audio(self, audio: np.ndarray, sample_rate: int) -> None:
-        self.set_peak_source(*peaks_from_array(audio, sample_rate))
+    def set_audio(self, audio: np.ndarray, sample_rate: int, pyramid: PeakPyramid | None = None) -> None:
+        """Show ``audio``; pass its ``pyramid`` when it was built in the background (see ``with_peaks``)."""
+        if pyramid is None:
+            _, pyramid = with_peaks(audio)
+        self.set_peak_source(*peaks_from_pyramid(pyramid, sample_rate))
 
     def clear_take(self) -> None:
         """Show nothing (PlotWidget.clear would remove the playhead and region items for good)."""
@@ -281,14 +311,54 @@ class WaveformView(pg.PlotWidget):
         self._words = sorted((float(s), float(e), str(w)) for s, e, w in words)
         self._starts = [w[0] for w in self._words]
         self._word_items = []
-        for i, (start, _end, word) in enumerate(self._words):
+        for _start, _end, word in self._words:
             text = pg.TextItem(word, color=WORD_COLOR, anchor=(0, 0.5))
-            # two staggered lanes, so neighbouring words stay readable when they are close in time
-            text.setPos(QPointF(start, LYRIC_Y + LANE_STEP * (i % 2)))
+            text.hide()
             self.addItem(text)
             self._word_items.append(text)
+        self._word_widths = [
+            QFontMetricsF(item.textItem.font()).horizontalAdvance(word) + WORD_GAP_PX
+            for item, (_s, _e, word) in zip(self._word_items, self._words, strict=True)
+        ]
         self._current_word = -1
+        self._layout_words()
         self._highlight_word_at(self.playhead)
+
+    def _layout_words(self, *_: object) -> None:
+        """Place each visible word in the first of the lanes where it does not touch the previous one;
+        a word that fits in no lane is hidden (zoom in to see it)."""
+        if not self._word_items:
+            return
+        (x0, x1), _ = self._box.viewRange()
+        width = max(1.0, float(self._box.width() or 1.0))
+        px_per_s = width / max(x1 - x0, 1e-9)
+        lane_end = [-float("inf")] * WORD_LANES
+        for item, (start, _end, _word), w in zip(self._word_items, self._words, self._word_widths, strict=True):
+            left = (start - x0) * px_per_s
+            if left < -w or start > x1:
+                item.hide()
+                continue
+            lane = next((k for k in range(WORD_LANES) if left >= lane_end[k]), None)
+            if lane is None:
+                item.hide()
+                continue
+            lane_end[lane] = left + w
+            item.setPos(QPointF(start, LYRIC_Y + LANE_STEP * lane))
+            item.show()
+
+    def shown_words(self) -> list[str]:
+        return [w for item, (_s, _e, w) in zip(self._word_items, self._words, strict=True) if item.isVisible()]
+
+    def word_rects(self) -> list[QRectF]:
+        """Scene rectangles of the words on show (for tests: they never overlap)."""
+        rects = []
+        for item, (_s, _e, word) in zip(self._word_items, self._words, strict=True):
+            if item.isVisible():
+                at = self._box.mapViewToScene(item.pos())
+                metrics = QFontMetricsF(item.textItem.font())
+                h = metrics.height()
+                rects.append(QRectF(at.x(), at.y() - h / 2, metrics.horizontalAdvance(word), h))
+        return rects
 
     def current_word(self) -> str | None:
         return self._words[self._current_word][2] if 0 <= self._current_word < len(self._words) else None
