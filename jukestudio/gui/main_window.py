@@ -33,7 +33,7 @@ from jukestudio.gui.growing import GrowingTakes, is_placeholder
 from jukestudio.gui.icons import icon
 from jukestudio.gui.jobs_panel import JobsModel, JobsPanel
 from jukestudio.gui.notices import EmptyState, ResumeBanner
-from jukestudio.gui.settings import add_recent_project, app_settings, recent_projects
+from jukestudio.gui.settings import add_recent_project, app_settings, last_take, recent_projects, remember_take
 from jukestudio.gui.song_panel import SongPanel
 from jukestudio.gui.studio import AUDIO_EXTENSIONS, JobSpec, Studio
 from jukestudio.gui.takes_panel import TakesPanel
@@ -363,8 +363,12 @@ class MainWindow(QMainWindow):
         self.song.set_prompt("")
         self.audition.unload()
         self.waveform.clear_take()
+        self.jobs_model.remove_finished()  # the previous project's finished jobs are not this one's
         self.refresh_takes()
         self.show_message(f"Project {folder}")
+        previous = last_take(self.settings, folder)
+        if previous and previous in self.takes.take_ids():
+            self.takes.select(previous)  # where the musician left off
 
     def _ensure_project(self) -> bool:
         if self.studio.project_dir is not None:
@@ -432,6 +436,8 @@ class MainWindow(QMainWindow):
         if self.growing.job_of(take_id) is not None:
             self._show_growing(take_id, first=True)
             return
+        if self.studio.project_dir is not None:
+            remember_take(self.settings, self.studio.project_dir, take_id)
         self.waveform.set_level_progress({})
         self.waveform.set_level_spans(self.studio.level_spans(take_id))
         cached = self._audio_cache.get(take_id)

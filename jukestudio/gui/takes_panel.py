@@ -7,7 +7,7 @@ requests; it never touches the project itself.
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QAction, QBrush, QColor
+from PySide6.QtGui import QAction, QBrush, QColor, QPainter
 from PySide6.QtWidgets import QAbstractItemView, QMenu, QTreeWidget, QTreeWidgetItem, QWidget
 
 from jukestudio.gui.records import TakeItem
@@ -22,6 +22,7 @@ BADGES = {  # status → (text, colour); the words are the window's quality voca
     "partial": ("partial", "#7bd389"),  # a region upsampled beyond the rest: the detail says where
 }
 ID_ROLE = Qt.ItemDataRole.UserRole
+EMPTY_TEXT = "No takes yet.\nCompose takes (Ctrl+Return) and they appear here at once, growing while they are composed."
 
 
 def format_length(seconds: float) -> str:
@@ -171,6 +172,17 @@ class TakesPanel(QTreeWidget):
             self.editItem(self._items[ids[0]], 0)
             return
         self.action_requested.emit(key, ids)
+
+    def paintEvent(self, event) -> None:  # Qt override: say what to do when there is nothing yet
+        super().paintEvent(event)
+        if self.topLevelItemCount() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor("#7b8491"))
+            painter.drawText(
+                self.viewport().rect().adjusted(12, 12, -12, -12),
+                int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap),
+                EMPTY_TEXT,
+            )
 
     def _show_menu(self, pos: QPoint) -> None:
         ids = self.selected_ids()

@@ -89,3 +89,34 @@ def test_first_run_says_what_to_do_first(qtbot, audition):
     assert w.centre.currentWidget() is w.empty_state and "Compose takes" in w.empty_state.text()
     assert not w.waveform.isVisible()  # no axis from -400 to 400 ms, no playhead over nothing
     w.close()
+
+
+def test_reopening_a_project_restores_the_last_selected_take(qtbot, audition, tmp_path):
+    studio = FakeStudio()
+    w = MainWindow(studio, audition)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.models_listed, timeout=10_000):
+        w.show()
+    w.new_project(tmp_path / "p")
+    w.song.n_takes.setValue(3)
+    with qtbot.waitSignal(w.job_ended, timeout=5000):
+        w.compose()
+    ids = w.takes.take_ids()
+    w.takes.select(ids[2])
+    qtbot.waitUntil(lambda: w.audition.take_id == ids[2], timeout=5000)
+    w.close()
+    again = MainWindow(studio, audition)  # the same project's takes, a fresh window
+    qtbot.addWidget(again)
+    again.show()
+    assert again.open_project(tmp_path / "p")
+    assert again.takes.current_id() == ids[2]
+    qtbot.waitUntil(lambda: again.audition.take_id == ids[2], timeout=5000)
+    again.close()
+
+
+def test_new_project_drops_the_previous_projects_finished_jobs(qtbot, window, tmp_path):
+    with qtbot.waitSignal(window.job_ended, timeout=5000):
+        window.compose()
+    assert len(window.jobs_model.jobs()) == 1
+    window.new_project(tmp_path / "next")
+    assert window.jobs_model.jobs() == []
