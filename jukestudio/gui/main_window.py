@@ -12,14 +12,15 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QStackedWidget,
     QVBoxLayout,
@@ -113,6 +114,11 @@ class MainWindow(QMainWindow):
         self._fade.setSingleShot(True)
         self._fade.setInterval(MESSAGE_FADE_MS)
         self._fade.timeout.connect(self._clear_status)
+        self._exported_to: Path | None = None
+        self.show_folder_button = QPushButton("Show in folder", self)
+        self.show_folder_button.hide()
+        self.show_folder_button.clicked.connect(self.show_export_folder)
+        self.statusBar().addPermanentWidget(self.show_folder_button)
         window_actions.build(self)
         self._connect()
         self._autosave = QTimer(self)
@@ -864,11 +870,33 @@ class MainWindow(QMainWindow):
             return
         take = self.takes.take(take_id)
         default = self.studio.project_dir / "exports" / f"{take.name if take else take_id}.wav"
-        dialog = ExportDialog(self, str(default), has_region=self.waveform.region() is not None)
-        if dialog.exec():
+        dialog = ExportDialog(
+            self, str(default), has_region=self.waveform.region() is not None, warning=self.export_warning(take_id)
+        )
+        if self.run_dialog(dialog):
             choice = dialog.choice()
             region = self.waveform.region() if choice.region_only else None
             self.export_take(take_id, Path(choice.path), choice.subtype, choice.normalise, region)
+
+    def show_export_folder(self) -> None:
+        """Open the folder of the last export in the system's file manager."""
+        if self._exported_to is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._exported_to)))
+
+    def run_dialog(self, dialog) -> bool:
+        """Modal dialogs go through here (tests answer them without a user)."""
+        return bool(dialog.exec())
+
+    def export_warning(self, take_id: str) -> str:
+        """A preview-quality take exports fine but sounds coarse: say so (not a refusal)."""
+        take = self.takes.take(take_id)
+        if take is None or take.status not in ("coarse", "level1", "partial"):
+            return ""
+        what = {"coarse": "Preview", "level1": "Middle", "partial": "Preview (with a full-quality region)"}
+        return (
+            f"This take is at {what[take.status]} quality only: it will sound coarse. "
+            "Upsample it (Take ▸ Upsample selected) for full quality, or export it anyway as a sketch."
+        )
 
     def export_take(
         self,
@@ -882,6 +910,9 @@ class MainWindow(QMainWindow):
 
         def done(report) -> None:
             self.show_message(self.studio.describe_export(report))
+            self._exported_to = Path(report.path).parent
+            self.show_folder_button.setToolTip(str(self._exported_to))
+            self.show_folder_button.show()
 
         self.tasks.run(
             lambda: self.studio.export(take_id, path, subtype, normalise, region),
