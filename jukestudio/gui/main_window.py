@@ -176,7 +176,20 @@ class MainWindow(QMainWindow):
         self.waveform.region_changed.connect(self.audition.set_region)
         self.waveform.content_changed.connect(self._update_centre)
         self.growing.changed.connect(self.refresh_takes)
+        for changed in (
+            self.takes.itemSelectionChanged,
+            self.waveform.region_changed,
+            self.audition.take_changed,
+            self.jobs_model.dataChanged,
+            self.jobs_model.rowsInserted,
+            self.jobs_model.modelReset,
+            self.prompt_loaded,
+        ):
+            changed.connect(self._update_actions)
         self.growing.grew.connect(self._take_grew)
+
+    def _update_actions(self, *_: object) -> None:
+        window_actions.update(self)
 
     def _update_centre(self) -> None:
         """The waveform when there is something to show, else what to do first."""
@@ -372,6 +385,7 @@ class MainWindow(QMainWindow):
         self.jobs_model.remove_finished()  # the previous project's finished jobs are not this one's
         self.refresh_takes()
         self.show_message(f"Project {folder}")
+        self._update_actions()
         previous = last_take(self.settings, folder)
         if previous and previous in self.takes.take_ids():
             self.takes.select(previous)  # where the musician left off
@@ -401,6 +415,52 @@ class MainWindow(QMainWindow):
             self.show_message(f"Could not save the project: {exc}", error=True)
             return False
         self.show_message(f"Saved {self.studio.project_dir}")
+        return True
+
+    def _ask_save_as(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save project as: choose a new, empty folder")
+        if folder:
+            self.save_project_as(Path(folder))
+
+    def _ask_rename(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        if self.studio.project_dir is None:
+            return
+        name, ok = QInputDialog.getText(self, "Rename project", "New name:", text=self.studio.project_dir.name)
+        if ok and name:
+            self.rename_project(name)
+
+    def _no_job_running(self, what: str) -> bool:
+        if any(j.status in ("queued", "running") for j in self.jobs_model.jobs()):
+            self.show_message(f"Wait for the running job (or cancel it) before you {what}.", error=True)
+            return False
+        return True
+
+    def save_project_as(self, folder: Path) -> bool:
+        if not self._ensure_project() or not self._no_job_running("save the project elsewhere"):
+            return False
+        self._store_song_settings()
+        try:
+            self.studio.save_as(folder)
+        except (OSError, ValueError) as exc:
+            self.show_message(f"Could not save the project as {folder}: {exc}", error=True)
+            return False
+        self._project_opened()
+        self.show_message(f"Saved as {folder}; you are working there now.")
+        return True
+
+    def rename_project(self, name: str) -> bool:
+        if self.studio.project_dir is None or not self._no_job_running("rename the project"):
+            return False
+        self._store_song_settings()
+        try:
+            new = self.studio.rename_project(name)
+        except (OSError, ValueError) as exc:
+            self.show_message(f"Could not rename the project: {exc}", error=True)
+            return False
+        self._project_opened()
+        self.show_message(f"Project renamed: {new}")
         return True
 
     def autosave(self) -> None:
@@ -634,6 +694,7 @@ class MainWindow(QMainWindow):
             self.transport.set_take("")
         if had:
             self.show_message("Prompt removed: Compose starts from silence.")
+        self._update_actions()
 
     def _prompt_audio(self) -> np.ndarray | None:
         """The prompt, trimmed to the selected region when it is the prompt on show."""

@@ -184,6 +184,38 @@ class Studio:
             self.project.close()
         self.project = project
 
+    def save_as(self, folder: Path) -> None:
+        """Copy the project (takes, jobs, settings) to a new or empty ``folder`` and continue there."""
+        import shutil
+
+        if self.project is None:
+            raise ValueError("no project is open")
+        folder = Path(folder)
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ValueError(f"{folder}: choose a new or empty folder")
+        self.project.save()
+        if folder.exists():
+            folder.rmdir()  # copytree makes it again
+        shutil.copytree(self.project_dir, folder, ignore=shutil.ignore_patterns("lock", "*.tmp"))
+        self.open_project(folder)
+
+    def rename_project(self, name: str) -> Path:
+        """Rename the project's folder (its name is the project's name); returns the new folder."""
+        name = name.strip()
+        if not name or any(c in name for c in '/\\:*?"<>|') or name in (".", ".."):
+            raise ValueError(f"{name!r} cannot be a folder name: use letters, digits, spaces, - or _")
+        old = self.project_dir
+        new = old.with_name(name)
+        if new.exists():
+            raise ValueError(f"{new} exists already: choose another name")
+        self.project.close()
+        self.project = None
+        try:
+            old.rename(new)
+        finally:
+            self.open_project(new if new.exists() else old)
+        return new
+
     def problems(self) -> list[str]:
         return list(self.project.problems) if self.project is not None else []
 

@@ -82,6 +82,16 @@ class FakeStudio(Studio):
             raise OSError("no such folder")
         self.project_dir = folder
 
+    def save_as(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.project_dir = folder
+
+    def rename_project(self, name: str) -> Path:
+        new = self.project_dir.with_name(name)
+        self.project_dir.rename(new)
+        self.project_dir = new
+        return new
+
     def save(self) -> None:
         self.saved += 1
         self.dirty = False
