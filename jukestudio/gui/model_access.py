@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,8 +55,8 @@ def vocabulary_for(config: Any) -> Vocabulary:
         return report.unknown_artist, [g for g in genres if set(vocab.genre_keys([g], version)) & keys] + extra
 
     return Vocabulary(
-        search_artists=lambda q, n: [m.name for m in vocab.search_artists(q, version, n)],
-        search_genres=lambda q, n: [m.name for m in vocab.search_genres(q, version, n)],
+        search_artists=lambda q, n: distinct_names([m.name for m in vocab.search_artists(q, version, n)]),
+        search_genres=lambda q, n: distinct_names([m.name for m in vocab.search_genres(q, version, n)]),
         is_artist=is_artist,
         is_genre=is_genre,
         dropped_positions=dropped,
@@ -65,6 +66,20 @@ def vocabulary_for(config: Any) -> Vocabulary:
         min_song_s=max([p.min_duration or 0.0 for p in config.prior_configs] or [0.0]),
         max_song_s=min([p.max_duration for p in config.prior_configs if p.max_duration] or [600.0]),
     )
+
+
+def distinct_names(names: list[str]) -> list[str]:
+    """Names as a musician sees them, each once: copies that differ only by invisible marks (``jazz``
+    and ``jazz\u200e`` are two ids in the table) are shown once, as the best-ranked spelling; the
+    table and its ids are untouched."""
+    seen: set[str] = set()
+    shown = []
+    for name in names:
+        visible = "".join(c for c in name if unicodedata.category(c) != "Cf").strip()
+        if visible not in seen:
+            seen.add(visible)
+            shown.append(name)
+    return shown
 
 
 class ModelCache:
