@@ -72,7 +72,7 @@ class GrowingTakes(QObject):
         n = int(getattr(spec, "new_takes", 0) or 0)
         if n <= 0:
             return
-        names = [f"Take {i + 1} — composing…" for i in range(n)]
+        names = [f"Take {i + 1}" for i in range(n)]
         empty = np.zeros(0, np.float32)
         self._jobs[spec.job_id] = _Growth(spec, [empty] * n, [PeakPyramid(empty)] * n, names=names)
         self.changed.emit()

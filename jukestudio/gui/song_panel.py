@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -107,8 +108,9 @@ class SongPanel(QWidget):
         self.n_takes.setValue(3)
         self.temps = []
         self.temp_labels = []
-        temp_row = QHBoxLayout()
-        temp_row.setSpacing(4)
+        temp_row = QGridLayout()  # labels above their boxes: narrow enough for a laptop's side panel
+        temp_row.setHorizontalSpacing(4)
+        temp_row.setVerticalSpacing(0)
         for level in range(3):
             box = QDoubleSpinBox(self)
             box.setRange(0.1, 1.5)
@@ -121,8 +123,8 @@ class SongPanel(QWidget):
             label = QLabel(TEMPERATURE_LABELS[level], self)
             label.setBuddy(box)
             label.setStyleSheet("color: #9aa5b1;")
-            temp_row.addWidget(label)
-            temp_row.addWidget(box, 1)
+            temp_row.addWidget(label, 0, level)
+            temp_row.addWidget(box, 1, level)
             self.temps.append(box)
             self.temp_labels.append(label)
         self.seed = QSpinBox(self)

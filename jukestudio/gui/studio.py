@@ -246,8 +246,7 @@ class Studio:
             region = self._region_span(t.id)
             if region is not None:
                 level, start, end = region
-                rest = QUALITY[t.best_level] if t.best_level is not None else "nothing"
-                status, detail = "partial", f"{QUALITY[level]} {start:.1f}–{end:.1f} s, rest {rest}"
+                status, detail = "partial", f"{QUALITY[level]} {start:.1f}–{end:.1f} s"
             items.append(TakeItem(t.id, t.name, t.parent_id, status, t.duration_s, t.rating, detail))
         return items
 
@@ -284,19 +283,22 @@ class Studio:
 
     def level_spans(self, take_id: str) -> dict[int, list[tuple[float, float]]]:
         """Where each prior level has been sampled, in seconds (for the waveform's shaded spans): from
-        the start for a level sampled in order, or the region an upsample filled."""
+        the start for a level sampled in order, or the region an upsample filled (every level above
+        the take's best finished one that the region job wrote starts where the region starts)."""
         take = self.project.take(take_id)
         codes = self.project.read_codes(take_id)
         hops = self._hops.get(take.settings.model, DEFAULT_HOPS)
         region = self._region_span(take_id)
+        best = take.best_level if take.best_level is not None else 0
         result: dict[int, list[tuple[float, float]]] = {}
         for p, c in enumerate(codes):
             if c is None or not c.numel():
                 continue
-            if region is not None and region[0] == p:
-                result[p] = [(region[1], region[2])]
+            length = int(c.shape[0]) * hops[p] / self.sample_rate
+            if region is not None and p > best and take.level_status(p) == "partial":
+                result[p] = [(region[1], region[1] + length)]
             else:
-                result[p] = [(0.0, int(c.shape[0]) * hops[p] / self.sample_rate)]
+                result[p] = [(0.0, length)]
         return result
 
     def alignment(self, take_id: str) -> list[tuple[float, float, str]]:

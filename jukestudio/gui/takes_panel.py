@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QPainter
-from PySide6.QtWidgets import QAbstractItemView, QMenu, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTreeWidget, QTreeWidgetItem, QWidget
 
 from jukestudio.gui.records import TakeItem
 
@@ -53,6 +53,8 @@ class TakesPanel(QTreeWidget):
         super().__init__(parent)
         self.setColumnCount(4)
         self.setHeaderLabels(["Take", "Status", "Length", "Rating"])
+        self.header().setStretchLastSection(False)
+        self.header().setMinimumSectionSize(40)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._show_menu)
@@ -90,6 +92,7 @@ class TakesPanel(QTreeWidget):
         self.expandAll()
         for column in range(1, 4):
             self.resizeColumnToContents(column)
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # names get the room
         self._updating = False
         for take_id in selected:
             if take_id in self._items:
@@ -99,7 +102,8 @@ class TakesPanel(QTreeWidget):
         text, colour = BADGES.get(take.status, (take.status, "#cccccc"))
         item.setText(0, take.name)
         item.setText(1, f"{text}: {take.detail}" if take.detail else text)
-        item.setToolTip(1, take.detail)
+        if take.status == "partial":
+            item.setToolTip(1, f"{take.detail} is upsampled; the rest of the take is at its own quality")
         item.setForeground(1, QBrush(QColor(colour)))
         item.setText(2, format_length(take.duration_s))
         item.setText(3, "★" * take.rating + "☆" * (5 - take.rating))

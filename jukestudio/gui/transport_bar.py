@@ -69,8 +69,9 @@ class TransportBar(QWidget):
         """No audio device: the buttons stay usable for the playhead, and the bar says why it is silent."""
         if available:
             self.status_label.setText("")
-        elif reason.lower().startswith("playback unavailable"):
-            self.status_label.setText(reason)
-        else:
-            self.status_label.setText(f"Playback unavailable: {reason}" if reason else "Playback unavailable")
-        self.status_label.setToolTip(self.status_label.text())
+            self.status_label.setToolTip("")
+            return
+        full = reason if reason.lower().startswith("playback unavailable") else f"Playback unavailable: {reason}"
+        self.status_label.setToolTip(full if reason else "Playback unavailable")
+        # short in the bar (the window stays narrow), the whole reason in the tooltip
+        self.status_label.setText(full if len(full) <= 60 else "Playback unavailable (hover for why)")

@@ -62,8 +62,8 @@ def update(window: MainWindow) -> None:
     window.act_upsample.setEnabled(has_take)
     window.act_delete.setEnabled(has_take)
     window.act_export.setEnabled(has_take or on_take)
-    window.act_continue_here.setEnabled(on_take)
-    window.act_upsample_region.setEnabled(on_take and region)
+    window.act_continue_here.setEnabled(on_take or has_take)
+    window.act_upsample_region.setEnabled((on_take or has_take) and region)
     window.act_cancel.setEnabled(running)
     window.act_clear_prompt.setEnabled(window._prompt is not None)
     project = window.studio.project_dir is not None
