@@ -246,7 +246,7 @@ class Studio:
             region = self._region_span(t.id)
             if region is not None:
                 level, start, end = region
-                status, detail = "partial", f"{QUALITY[level]} {start:.1f}–{end:.1f} s"
+                status, detail = "partial", f"{QUALITY[level].split()[0]} {start:.1f}–{end:.1f} s"  # "Full 1.0–2.0 s"
             items.append(TakeItem(t.id, t.name, t.parent_id, status, t.duration_s, t.rating, detail))
         return items
 

@@ -22,6 +22,7 @@ BADGES = {  # status → (text, colour); the words are the window's quality voca
     "partial": ("partial", "#7bd389"),  # a region upsampled beyond the rest: the detail says where
 }
 ID_ROLE = Qt.ItemDataRole.UserRole
+MAX_BADGE_PX = 150  # the take's name keeps the rest of the row
 EMPTY_TEXT = "No takes yet.\nCompose takes (Ctrl+Return) and they appear here at once, growing while they are composed."
 
 
@@ -92,6 +93,7 @@ class TakesPanel(QTreeWidget):
         self.expandAll()
         for column in range(1, 4):
             self.resizeColumnToContents(column)
+            self.setColumnWidth(column, min(self.columnWidth(column) + 8, MAX_BADGE_PX))
         self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # names get the room
         self._updating = False
         for take_id in selected:
@@ -103,7 +105,7 @@ class TakesPanel(QTreeWidget):
         item.setText(0, take.name)
         item.setText(1, f"{text}: {take.detail}" if take.detail else text)
         if take.status == "partial":
-            item.setToolTip(1, f"{take.detail} is upsampled; the rest of the take is at its own quality")
+            item.setToolTip(1, f"{take.detail} is upsampled to full quality; the rest is at the take's own quality")
         item.setForeground(1, QBrush(QColor(colour)))
         item.setText(2, format_length(take.duration_s))
         item.setText(3, "★" * take.rating + "☆" * (5 - take.rating))

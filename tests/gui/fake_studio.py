@@ -188,7 +188,7 @@ class FakeStudio(Studio):
                     t = self.takes_[take_id]
                     self.takes_[take_id] = TakeItem(
                         t.take_id, t.name, t.parent_id, "partial", t.duration_s, t.rating,
-                        f"Full quality {region[0]:.1f}–{region[1]:.1f} s",
+                        f"Full {region[0]:.1f}–{region[1]:.1f} s",
                     )  # fmt: skip
             return ids
 

@@ -46,4 +46,4 @@ def test_region_upsample_shows_where_it_works_and_where_it_finished(qtbot, windo
     spans = window.waveform.level_spans()
     assert spans[2] == [(1.0, 2.0)] and spans[0] == [(0.0, 4.0)]  # the region, where it is
     badge = window.takes.badge(take_id)
-    assert badge == "partial: Full quality 1.0–2.0 s"
+    assert badge == "partial: Full 1.0–2.0 s"

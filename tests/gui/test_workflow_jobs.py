@@ -152,7 +152,7 @@ def test_upsample_a_region_and_hear_it_in_place(qtbot, window):
     assert spans[2] == [(pytest.approx(first / SR), pytest.approx(end / SR))]  # where it is, not from 0
     assert spans[0] == [(0.0, pytest.approx(take.duration_s, abs=128 / SR))]
     assert spans[1][0][0] == pytest.approx(first / SR)  # the middle level of the region is there too
-    assert window.takes.badge(take_id) == "partial: Full quality 0.1–0.2 s"
+    assert window.takes.badge(take_id) == "partial: Full 0.1–0.2 s"
     assert window.waveform.level_progress() == {}  # the live marker went with the job
 
 
