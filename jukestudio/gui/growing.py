@@ -14,11 +14,12 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from jukestudio.audio.peaks import PeakPyramid
 from jukestudio.gui.records import TakeItem
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 PLACEHOLDER_PREFIX = "composing:"
 ALL_WINDOWS = 1 << 30  # the job moved past the top level: every top-level window is finished
+MIN_INTERVAL_S = 1.0  # at most one decode a second per job: enough to watch, little competition
 
 
 def placeholder_id(job_id: str, row: int) -> str:
@@ -46,6 +48,8 @@ class _Growth:
     windows_seen: int = 0
     busy: bool = False
     again: bool = False
+    scheduled: bool = False
+    last_done: float = -1e9  # monotonic time the last decode reached the window
     names: list[str] = field(default_factory=list)
 
 
@@ -131,9 +135,17 @@ class GrowingTakes(QObject):
 
     # -- background decoding -------------------------------------------------------------------
     def _decode(self, job_id: str) -> None:
-        growth = self._jobs[job_id]
+        growth = self._jobs.get(job_id)
+        if growth is None:
+            return
         if growth.busy:
             growth.again = True  # one decode at a time per job; the next one picks up what is new
+            return
+        wait = MIN_INTERVAL_S - (time.monotonic() - growth.last_done)
+        if wait > 0:  # short windows finish several times a second: decode at most about once a second
+            if not growth.scheduled:
+                growth.scheduled = True
+                QTimer.singleShot(int(wait * 1000) + 1, lambda: self._scheduled(job_id, growth))
             return
         growth.busy = True
         old_rows = list(growth.rows)
@@ -157,6 +169,7 @@ class GrowingTakes(QObject):
             if current is not growth:
                 return  # the job ended meanwhile
             growth.busy = False
+            growth.last_done = time.monotonic()
             if result is not None:
                 growth.rows, growth.peaks = result
                 self.grew.emit(job_id)
@@ -169,3 +182,8 @@ class GrowingTakes(QObject):
             log.warning("growing preview of %s: %s", job_id, message)  # a view aid: the job goes on
 
         self.tasks.run(work, done, failed, label=f"grow {job_id}")
+
+    def _scheduled(self, job_id: str, growth: _Growth) -> None:
+        growth.scheduled = False
+        if self._jobs.get(job_id) is growth:
+            self._decode(job_id)
