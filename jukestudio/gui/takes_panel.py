@@ -22,7 +22,7 @@ BADGES = {  # status → (text, colour); the words are the window's quality voca
     "partial": ("partial", "#7bd389"),  # a region upsampled beyond the rest: the detail says where
 }
 ID_ROLE = Qt.ItemDataRole.UserRole
-MAX_BADGE_PX = 150  # the take's name keeps the rest of the row
+NAME_MIN_PX = 110  # the take's name keeps at least this much of the row
 EMPTY_TEXT = "No takes yet.\nCompose takes (Ctrl+Return) and they appear here at once, growing while they are composed."
 
 
@@ -56,6 +56,7 @@ class TakesPanel(QTreeWidget):
         self.setHeaderLabels(["Take", "Status", "Length", "Rating"])
         self.header().setStretchLastSection(False)
         self.header().setMinimumSectionSize(40)
+        self.setIndentation(14)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._show_menu)
@@ -91,14 +92,28 @@ class TakesPanel(QTreeWidget):
                     self._items[take.take_id] = item
                 break
         self.expandAll()
-        for column in range(1, 4):
-            self.resizeColumnToContents(column)
-            self.setColumnWidth(column, min(self.columnWidth(column) + 8, MAX_BADGE_PX))
         self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # names get the room
+        self._fit_columns()
         self._updating = False
         for take_id in selected:
             if take_id in self._items:
                 self._items[take_id].setSelected(True)
+
+    def _fit_columns(self) -> None:
+        """Status, length and rating as wide as their text, but the name keeps NAME_MIN_PX: a long
+        badge is elided (its tooltip has it all) rather than the take's name."""
+        widths = {}
+        for column in (2, 3, 1):
+            self.resizeColumnToContents(column)
+            widths[column] = self.columnWidth(column) + 8
+        room = self.viewport().width() - NAME_MIN_PX - widths[2] - widths[3]
+        widths[1] = max(60, min(widths[1], room))
+        for column, width in widths.items():
+            self.setColumnWidth(column, width)
+
+    def resizeEvent(self, event) -> None:  # Qt override
+        super().resizeEvent(event)
+        self._fit_columns()
 
     def _fill(self, item: QTreeWidgetItem, take: TakeItem) -> None:
         text, colour = BADGES.get(take.status, (take.status, "#cccccc"))
