@@ -10,8 +10,9 @@ States, each at 1024×700, 1366×768 and 1920×1080:
 * ``composed``: the takes are done; one is selected with a region drawn and its lyric words laid out.
 * ``region-upsampled``: that region upsampled to full quality — shaded where it is, "partial" badge.
 
-Everything happens in a temporary JUKESTUDIO_HOME; the demo model has random weights, so the takes
-are noise, but every part of the window is real.
+Everything happens in a temporary JUKESTUDIO_HOME; the demo model has random weights, so its takes
+decode to a near-constant signal (a flat band in the waveform) and its lyric alignment is arbitrary,
+but every part of the window is real.
 """
 
 from __future__ import annotations
