@@ -233,6 +233,8 @@ class SongPanel(QWidget):
             f"This model takes a song length of {lo:g}–{hi:g} s"
             + (f" (changed from {before:g} s)" if changed else "")
             + "; a take is at most as long as the song."
+            if vocab is not None
+            else "A take is at most as long as the song; the model you choose sets the song lengths it takes."
         )
         self._limit_take_length()
 
