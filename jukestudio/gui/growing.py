@@ -3,9 +3,9 @@ audio decoded window by window in the background.
 
 The engine saves a job's codes after every finished window (that is what makes jobs resumable); the
 progress it reports says how many top-level windows are done. When that count grows, one low-priority
-decode thread asks the Studio for the audio of the new part (``Studio.grown_audio``: the VQ-VAE
-decodes only the new tokens, with a little context before them) and the window shows it. The job
-thread never waits for it, and the event loop only appends arrays.
+decode thread asks the Studio for the audio of the new part of the take on show (``Studio.grown_audio``:
+the VQ-VAE decodes only the new tokens, with a little context before them), at most about once a
+second, and the window shows it. The job thread never waits for it; the event loop only swaps arrays.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 PLACEHOLDER_PREFIX = "composing:"
 ALL_WINDOWS = 1 << 30  # the job moved past the top level: every top-level window is finished
-MIN_INTERVAL_S = 1.0  # at most one decode a second per job: enough to watch, little competition
+MIN_INTERVAL_S = 1.5  # at most one decode a second per job: enough to watch, little competition
 
 
 def placeholder_id(job_id: str, row: int) -> str:
@@ -70,6 +70,7 @@ class GrowingTakes(QObject):
         self.studio = studio
         self.tasks = BackgroundTasks(self, max_threads=1)  # one decoder thread, at low priority
         self._jobs: dict[str, _Growth] = {}
+        self._focus: tuple[str, int] | None = None  # (job, row) of the placeholder on show
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, spec: Any) -> None:
@@ -79,6 +80,7 @@ class GrowingTakes(QObject):
         names = [f"Take {i + 1}" for i in range(n)]
         empty = np.zeros(0, np.float32)
         self._jobs[spec.job_id] = _Growth(spec, [empty] * n, [PeakPyramid(empty)] * n, names=names)
+        # a new job: the growth it reports is decoded once one of its takes is on show (focus)
         self.changed.emit()
 
     def ended(self, job_id: str) -> None:
@@ -134,10 +136,20 @@ class GrowingTakes(QObject):
         return float(getattr(self._jobs[found[0]].spec, "new_takes_seconds", 0.0)) if found else 0.0
 
     # -- background decoding -------------------------------------------------------------------
+    def focus(self, take_id: str | None) -> None:
+        """The placeholder on show: only its take is decoded while the job runs (decoding every take
+        of the job competed with the window for the CPU); another one catches up when it is shown."""
+        found = self.job_of(take_id) if take_id else None
+        self._focus = found
+        if found is not None:
+            self._decode(found[0])
+
     def _decode(self, job_id: str) -> None:
         growth = self._jobs.get(job_id)
         if growth is None:
             return
+        if self._focus is None or self._focus[0] != job_id:
+            return  # nobody watches this job's takes grow
         if growth.busy:
             growth.again = True  # one decode at a time per job; the next one picks up what is new
             return
@@ -148,21 +160,19 @@ class GrowingTakes(QObject):
                 QTimer.singleShot(int(wait * 1000) + 1, lambda: self._scheduled(job_id, growth))
             return
         growth.busy = True
-        old_rows = list(growth.rows)
-        start = min(len(r) for r in old_rows)
+        row = self._focus[1]
+        old = growth.rows[row]
+        start = len(old)
 
         def work() -> Any:
             """On the decoder thread: decode the new part, join it, build its peaks (all off the GUI thread)."""
             _lower_this_threads_priority()
-            result = self.studio.grown_audio(job_id, start)
+            result = self.studio.grown_audio(job_id, start, [row])
             if result is None:
                 return None
             first, chunks = result
-            rows = [
-                np.concatenate([old[:first], np.asarray(new, np.float32)])
-                for old, new in zip(old_rows, chunks, strict=False)
-            ]
-            return rows, [PeakPyramid(r) for r in rows]
+            audio = np.concatenate([old[:first], np.asarray(chunks[0], np.float32)])
+            return audio, PeakPyramid(audio)
 
         def done(result: Any) -> None:
             current = self._jobs.get(job_id)
@@ -170,8 +180,8 @@ class GrowingTakes(QObject):
                 return  # the job ended meanwhile
             growth.busy = False
             growth.last_done = time.monotonic()
-            if result is not None:
-                growth.rows, growth.peaks = result
+            if result is not None and len(result[0]) > len(growth.rows[row]):
+                growth.rows[row], growth.peaks[row] = result
                 self.grew.emit(job_id)
             if growth.again:
                 growth.again = False

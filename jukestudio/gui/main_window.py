@@ -501,6 +501,7 @@ class MainWindow(QMainWindow):
         """Show and load a take; the decode runs in the background (A/B keeps the playhead)."""
         self._load_serial += 1
         serial = self._load_serial
+        self.growing.focus(take_id)
         if self.growing.job_of(take_id) is not None:
             self._show_growing(take_id, first=True)
             return

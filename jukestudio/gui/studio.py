@@ -423,10 +423,13 @@ class Studio:
 
         return JobSpec(job_id, label, kind, run, take_ids, region)
 
-    def grown_audio(self, job_id: str, start_sample: int = 0) -> tuple[int, list[np.ndarray]] | None:
-        """The audio of a running job's new takes from about ``start_sample`` on, decoded from the
-        top-level codes its finished windows saved: ``(first sample, [audio per take])``. Only the new
-        tokens are decoded (plus a little context before them). Call it off the GUI thread."""
+    def grown_audio(
+        self, job_id: str, start_sample: int = 0, rows: list[int] | None = None
+    ) -> tuple[int, list[np.ndarray]] | None:
+        """The audio of a running job's new takes (``rows``: which ones; all by default) from about
+        ``start_sample`` on, decoded from the top-level codes its finished windows saved:
+        ``(first sample, [audio per take])``. Only the new tokens are decoded (plus a little context
+        before them). Call it off the GUI thread."""
         engine_id = self.engine_job_ids.get(job_id)
         if engine_id is None or self.project is None:
             return None  # the job has not created its folder yet
@@ -437,7 +440,7 @@ class Studio:
         except (JobStateError, OSError) as exc:
             log.debug("job %s: no saved codes yet (%s)", job_id, exc)
             return None
-        codes = state.codes[0]
+        codes = state.codes[0] if rows is None else state.codes[0][rows]
         if codes.numel() == 0:
             return None
         name = state.info.get("model") or self.project.settings.model

@@ -207,10 +207,10 @@ class FakeStudio(Studio):
     def upsample_job(self, ids, region, settings):
         return self._job("upsample", 0, None, 0, region, ids=ids)
 
-    def grown_audio(self, job_id, start_sample=0):
+    def grown_audio(self, job_id, start_sample=0, rows=None):
         """What the finished windows (of 5) of a job decode to, from ``start_sample`` on."""
         self.grow_calls.append((job_id, start_sample))
-        rows = self.rows[job_id]
+        rows = [self.rows[job_id][r] for r in (rows if rows is not None else range(len(self.rows[job_id])))]
         end = len(rows[0]) * self.windows_done[job_id] // 5 if rows else 0
         return start_sample, [r[start_sample:end] for r in rows]
 
