@@ -281,6 +281,7 @@ class MainWindow(QMainWindow):
         if self.model_manager is not None:
             self.model_manager.runner.shutdown()
         self.tasks.wait(10_000)
+        self.growing.tasks.wait(10_000)  # a growing-waveform decode in flight finishes first
         self.audition.close()
         super().closeEvent(event)
 
