@@ -556,6 +556,7 @@ class MainWindow(QMainWindow):
             self.waveform.grow(source, available)
             self.waveform.set_level_spans({0: [(0.0, available)]})
             self.audition.switch(take_id, audio)  # keeps the playhead: listen while it grows
+        self.transport.set_position(self.audition.position_s, self.audition.duration_s)
 
     def _take_grew(self, job_id: str) -> None:
         shown = self.audition.take_id

@@ -105,7 +105,7 @@ class TakesPanel(QTreeWidget):
         widths = {}
         for column in (2, 3, 1):
             self.resizeColumnToContents(column)
-            widths[column] = self.columnWidth(column) + 8
+            widths[column] = self.columnWidth(column) + 16  # the style's cell margins
         room = self.viewport().width() - NAME_MIN_PX - widths[2] - widths[3]
         widths[1] = max(60, min(widths[1], room))
         for column, width in widths.items():
