@@ -14,7 +14,7 @@ from jukestudio.gui.records import TakeItem
 
 BADGES = {  # status → (text, colour); the words are the window's quality vocabulary (wording.py)
     "prompt": ("prompt", "#9aa5b1"),
-    "sampling": ("composing…", "#ffe066"),
+    "sampling": ("composing", "#ffe066"),
     "empty": ("empty", "#7b8491"),
     "coarse": ("Preview", "#c49bff"),
     "level1": ("Middle", "#7bd389"),
@@ -22,7 +22,7 @@ BADGES = {  # status → (text, colour); the words are the window's quality voca
     "partial": ("partial", "#7bd389"),  # a region upsampled beyond the rest: the detail says where
 }
 ID_ROLE = Qt.ItemDataRole.UserRole
-NAME_MIN_PX = 110  # the take's name keeps at least this much of the row
+NAME_MIN_PX = 90  # the take's name keeps at least this much of the row
 EMPTY_TEXT = "No takes yet.\nCompose takes (Ctrl+Return) and they appear here at once, growing while they are composed."
 
 

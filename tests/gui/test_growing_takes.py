@@ -30,7 +30,7 @@ def test_takes_being_composed_appear_at_once_and_grow_window_by_window(qtbot, wi
     job_id = window.compose()
     ids = window.takes.take_ids()
     assert len(ids) == 2 and all(is_placeholder(t) for t in ids)  # before the job even started
-    assert window.takes.badge(ids[0]) == "composing…"
+    assert window.takes.badge(ids[0]) == "composing"
     assert window.audition.take_id == ids[0]  # the first one is on show, waiting for audio
     assert window.waveform.duration == pytest.approx(2.0) and window.waveform.available == 0.0
 
