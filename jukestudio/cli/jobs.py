@@ -377,7 +377,7 @@ def _resume(args: argparse.Namespace) -> int:
             return 0
         chosen = [record]
     else:
-        chosen = [r for r in records if r.status in UNFINISHED or (r.status == "cancelled" and _has_saved_work(r))]
+        chosen = [r for r in records if r.offered_for_resume]
         if not chosen:
             sys.stderr.write("no unfinished jobs in this project\n")
             return 0
@@ -400,15 +400,6 @@ def _resume(args: argparse.Namespace) -> int:
             models[name] = _load_model(name, args, components=components)
     code = _run(project, models, [r.folder for r in runnable], args)
     return code or (2 if len(runnable) < len(chosen) else 0)
-
-
-def _has_saved_work(record: Any) -> bool:
-    """A cancelled job that kept finished windows (or decoded takes): what Ctrl+C promises to resume."""
-    progress = record.info.get("progress") or {}
-    levels = progress.get("levels") or {}
-    return bool(progress.get("tokens_done") or progress.get("takes_done")) or any(
-        isinstance(v, dict) and v.get("windows_done") for v in levels.values()
-    )
 
 
 def _mark_device_gone(project: Any, record: Any, device: str | None) -> None:

@@ -173,6 +173,21 @@ class JobRecord:
     def unfinished(self) -> bool:
         return self.status in UNFINISHED
 
+    @property
+    def kept_work(self) -> bool:
+        """Finished windows (or decoded takes) on disk: what a cancel promises can be resumed."""
+        progress = self.info.get("progress") or {}
+        levels = progress.get("levels") or {}
+        return bool(progress.get("tokens_done") or progress.get("takes_done")) or any(
+            isinstance(v, dict) and v.get("windows_done") for v in levels.values()
+        )
+
+    @property
+    def offered_for_resume(self) -> bool:
+        """What `resume PROJECT` and the window offer: queued/running jobs (a crash or a closed
+        window) and cancelled ones that kept work."""
+        return self.unfinished or (self.status == "cancelled" and self.kept_work)
+
 
 def read_job(folder: str | Path) -> JobRecord:
     folder = Path(folder)

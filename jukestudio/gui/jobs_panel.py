@@ -26,11 +26,13 @@ from PySide6.QtWidgets import (
 )
 
 from jukestudio.engine.progress import Progress
+from jukestudio.gui.wording import QUALITY, QUALITY_DETAIL
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE = ("queued", "running")
-LEVEL_NAMES = {0: "top", 1: "level 1", 2: "level 0"}  # prior order
-COLUMNS = ("Job", "Status", "Progress", "Speed", "ETA")
+COLUMNS = ("Job", "Status", "Progress", "Speed", "Time left")
+HOPS = {0: 128, 1: 32, 2: 8}  # audio samples per token per level of every released model
+SAMPLE_RATE = 44100
 PROGRESS_COLUMN = 2
 
 
@@ -56,6 +58,7 @@ class JobRow:
     tokens_per_s: float = 0.0
     eta_s: float | None = None
     message: str = ""
+    resumable: bool = False  # a cancelled job that kept finished windows
 
     def progress_text(self) -> str:
         if self.status in ("failed", "cancelled") and self.message:
@@ -64,8 +67,25 @@ class JobRow:
             return "finished"
         if self.level is None:
             return f"{self.fraction:.0%}"
-        name = LEVEL_NAMES.get(self.level, f"level {self.level}")
-        return f"{name} · window {min(self.window + 1, self.n_windows)}/{self.n_windows} · {self.fraction:.0%}"
+        name = QUALITY.get(self.level, f"level {self.level}")
+        return f"{name} · part {min(self.window + 1, self.n_windows)} of {self.n_windows} · {self.fraction:.0%}"
+
+    def speed_text(self) -> str:
+        """Speed as audio composed per second of waiting (all takes together), not in tokens."""
+        if self.tokens_per_s <= 0 or self.level is None:
+            return ""
+        return f"{self.tokens_per_s * HOPS.get(self.level, 128) / SAMPLE_RATE:.2g}× real time"
+
+    def tooltip(self) -> str:
+        parts = [self.message] if self.message else []
+        if self.level is not None and self.status in ACTIVE:
+            parts.append(
+                f"{QUALITY_DETAIL.get(self.level, '')}; window {self.window + 1}/{self.n_windows}"
+                + (f"; {self.tokens_per_s:.0f} tokens/s" if self.tokens_per_s > 0 else "")
+            )
+        if self.resumable:
+            parts.append("Resume continues from the last finished window.")
+        return "\n".join(p for p in parts if p)
 
 
 class JobsModel(QAbstractTableModel):
@@ -96,17 +116,17 @@ class JobsModel(QAbstractTableModel):
             if col == 0:
                 return row.label
             if col == 1:
-                return row.status
+                return "cancelled (resumable)" if row.resumable and row.status == "cancelled" else row.status
             if col == 2:
                 return row.progress_text()
             if col == 3:
-                return f"{row.tokens_per_s:.0f} tok/s" if row.status == "running" and row.tokens_per_s > 0 else ""
+                return row.speed_text() if row.status == "running" else ""
             if col == 4:
                 return format_duration(row.eta_s) if row.status == "running" else ""
         if role == Qt.ItemDataRole.UserRole:
             return row.fraction
-        if role == Qt.ItemDataRole.ToolTipRole and row.message:
-            return row.message
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return row.tooltip() or None
         return None
 
     # -- updates ------------------------------------------------------------------------------------
@@ -139,6 +159,8 @@ class JobsModel(QAbstractTableModel):
             return
         row = self._rows[i]
         row.status, row.message = status, message or row.message
+        if status != "cancelled":
+            row.resumable = False
         if status == "done":
             row.fraction, row.eta_s = 1.0, 0.0
         self._changed(i)
@@ -156,6 +178,18 @@ class JobsModel(QAbstractTableModel):
         if progress.message:
             row.message = progress.message
         self._changed(i)
+
+    def set_resumable(self, job_id: str, resumable: bool) -> None:
+        i = self.row_of(job_id)
+        if i is not None:
+            self._rows[i].resumable = resumable
+            self._changed(i)
+
+    def clear(self) -> None:
+        """Forget every row (another project was opened)."""
+        self.beginResetModel()
+        self._rows = []
+        self.endResetModel()
 
     def remove_finished(self) -> None:
         keep = [r for r in self._rows if r.status in ACTIVE]
@@ -187,6 +221,7 @@ class JobsPanel(QWidget):
     """The table plus Cancel / Clear finished buttons."""
 
     cancel_requested = Signal(str)  # job_id
+    resume_requested = Signal(str)  # job_id of a cancelled, resumable row
 
     def __init__(self, model: JobsModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -205,6 +240,12 @@ class JobsPanel(QWidget):
         self.cancel_action = QAction("Cancel job", self)
         self.cancel_action.triggered.connect(self.cancel_selected)
         self.table.addAction(self.cancel_action)
+        self.resume_action = QAction("Resume job", self)
+        self.resume_action.triggered.connect(self.resume_selected)
+        self.table.addAction(self.resume_action)
+        self.resume_button = QPushButton("Resume", self)
+        self.resume_button.setToolTip("Continue the selected cancelled job from its last finished window.")
+        self.resume_button.clicked.connect(self.resume_selected)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setToolTip("Stop the selected job at the next step; finished windows are kept.")
         self.cancel_button.clicked.connect(self.cancel_selected)
@@ -213,11 +254,50 @@ class JobsPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.clear_button)
+        buttons.addWidget(self.resume_button)
         buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
+        self.table.setMinimumHeight(3 * self.table.verticalHeader().defaultSectionSize() + 28)
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+        model.dataChanged.connect(self._update_buttons)
+        model.modelReset.connect(self._update_buttons)
+        model.rowsInserted.connect(self._update_buttons)
+        self._update_buttons()
+
+    def follow(self, job_id: str) -> None:
+        """Scroll so the job's row (the running one) is in sight."""
+        row = self.model.row_of(job_id)
+        if row is not None:
+            self.table.scrollTo(self.model.index(row, 0), QAbstractItemView.ScrollHint.EnsureVisible)
+
+    def row_visible(self, job_id: str) -> bool:
+        row = self.model.row_of(job_id)
+        if row is None:
+            return False
+        rect = self.table.visualRect(self.model.index(row, 0))
+        return rect.isValid() and self.table.viewport().rect().contains(rect.center())
+
+    def _update_buttons(self, *_: object) -> None:
+        jobs = {j.job_id: j for j in self.model.jobs()}
+        selected = [jobs[i] for i in self.selected_job_ids() if i in jobs]
+        can_resume = any(j.resumable and j.status == "cancelled" for j in selected)
+        can_cancel = any(j.status in ACTIVE for j in selected) or (
+            not selected and any(j.status == "running" for j in jobs.values())
+        )
+        self.resume_button.setEnabled(can_resume)
+        self.resume_action.setEnabled(can_resume)
+        self.cancel_button.setEnabled(can_cancel)
+        self.cancel_action.setEnabled(can_cancel)
+        self.clear_button.setEnabled(any(j.status not in ACTIVE for j in jobs.values()))
+
+    def resume_selected(self) -> None:
+        jobs = {j.job_id: j for j in self.model.jobs()}
+        for job_id in self.selected_job_ids():
+            if jobs[job_id].resumable and jobs[job_id].status == "cancelled":
+                self.resume_requested.emit(job_id)
 
     def selected_job_ids(self) -> list[str]:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ class ModelEntry:
 def vocabulary_for(config: Any) -> Vocabulary:
     """Picker search, name checks and dropped lyric characters for a model config (top prior's labels)."""
     from jukestudio.model import vocab
-    from jukestudio.model.tokenizer import clean_lyrics
+    from jukestudio.model.tokenizer import JukeboxTokenizer, TooManyGenresError, clean_lyrics
 
     top = config.prior_configs[0]
     version = top.label_version
@@ -39,14 +40,46 @@ def vocabulary_for(config: Any) -> Vocabulary:
     def dropped(text: str) -> list[int]:
         return clean_lyrics(text, lyric_version).dropped_positions if lyric_version else []
 
+    tokenizer = JukeboxTokenizer.for_config(config)
+
+    def analyse(artist: str, genres: list[str]) -> tuple[bool, list[str]]:
+        """The tokenizer's own verdict: what the engine will look up is what is checked here."""
+        extra: list[str] = []
+        while True:  # more genres than the model takes: the extra ones count as not usable
+            try:
+                report = tokenizer.analyse(artist, genres, "")
+                break
+            except TooManyGenresError:
+                genres, extra = genres[:-1], [genres[-1], *extra]
+        keys = set(report.unknown_genres)
+        return report.unknown_artist, [g for g in genres if set(vocab.genre_keys([g], version)) & keys] + extra
+
     return Vocabulary(
-        search_artists=lambda q, n: [m.name for m in vocab.search_artists(q, version, n)],
-        search_genres=lambda q, n: [m.name for m in vocab.search_genres(q, version, n)],
+        search_artists=lambda q, n: distinct_names([m.name for m in vocab.search_artists(q, version, n)]),
+        search_genres=lambda q, n: distinct_names([m.name for m in vocab.search_genres(q, version, n)]),
         is_artist=is_artist,
         is_genre=is_genre,
         dropped_positions=dropped,
         max_genres=int(top.max_nb_genres),
+        analyse=analyse,
+        has_lyrics=any(p.has_lyrics for p in config.prior_configs),
+        min_song_s=max([p.min_duration or 0.0 for p in config.prior_configs] or [0.0]),
+        max_song_s=min([p.max_duration for p in config.prior_configs if p.max_duration] or [600.0]),
     )
+
+
+def distinct_names(names: list[str]) -> list[str]:
+    """Names as a musician sees them, each once: copies that differ only by invisible marks (``jazz``
+    and ``jazz\u200e`` are two ids in the table) are shown once, as the best-ranked spelling; the
+    table and its ids are untouched."""
+    seen: set[str] = set()
+    shown = []
+    for name in names:
+        visible = "".join(c for c in name if unicodedata.category(c) != "Cf").strip()
+        if visible not in seen:
+            seen.add(visible)
+            shown.append(name)
+    return shown
 
 
 class ModelCache:
@@ -82,7 +115,12 @@ def _load_from_store(name: str, components: list[str] | None = None) -> Any:
     return load_model(name, components)
 
 
-PART_NAMES = {"vqvae": "VQ-VAE", "prior_0": "top prior", "prior_1": "level 1 upsampler", "prior_2": "level 0 upsampler"}
+PART_NAMES = {  # the parts in the window's quality words (technical names in parentheses)
+    "vqvae": "audio decoder (VQ-VAE)",
+    "prior_0": "Preview composer (top prior)",
+    "prior_1": "Middle upsampler",
+    "prior_2": "Full-quality upsampler",
+}
 
 
 def model_entry(info: Any) -> ModelEntry:
@@ -96,5 +134,5 @@ def model_entry(info: Any) -> ModelEntry:
     if missing:
         parts.append("missing: " + ", ".join(missing) + " (it can compose only what its parts allow)")
     return ModelEntry(
-        info.name, "; ".join(parts) or f"{info.preset or 'custom'}: complete", usable="VQ-VAE" not in missing
+        info.name, "; ".join(parts) or f"{info.preset or 'custom'}: complete", usable="vqvae" in info.components
     )

@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
 from jukestudio.engine.progress import Progress
 from jukestudio.gui.worker import JobRunner
 
-PARTS = (
-    ("vqvae", "VQ-VAE"),
-    ("prior_2", "level 0 upsampler"),
-    ("prior_1", "level 1 upsampler"),
-    ("prior_0", "top prior"),
+PARTS = (  # the window's quality words; the technical part is in each header's tooltip
+    ("vqvae", "Decoder", "VQ-VAE: turns codes into audio"),
+    ("prior_0", "Preview", "top prior: composes the coarse preview"),
+    ("prior_1", "Middle", "middle upsampler"),
+    ("prior_2", "Full quality", "bottom upsampler"),
 )
 
 
@@ -60,7 +60,10 @@ class ModelManagerDialog(QDialog):
         self._ids = itertools.count(1)
         self.last_result: object = None
         self.table = QTableWidget(0, 3 + len(PARTS), self)
-        self.table.setHorizontalHeaderLabels(["Model", "Kind", "Size"] + [label for _, label in PARTS])
+        self.table.setHorizontalHeaderLabels(["Model", "Kind", "Size"] + [label for _, label, _ in PARTS])
+        for col, (_part, _label, tip) in enumerate(PARTS, start=3):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
@@ -82,6 +85,8 @@ class ModelManagerDialog(QDialog):
             button = QPushButton(text, self)
             button.clicked.connect(lambda _=False, s=slot: s())
             buttons.addWidget(button)
+            if text in ("Verify", "Remove"):
+                setattr(self, f"{text.lower()}_button", button)
         note = QLabel(
             "The <b>demo model</b> is small and has random weights: it produces noise, but every workflow "
             "can be tried with it without downloading anything.",
@@ -94,6 +99,7 @@ class ModelManagerDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(note)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
         self.refresh()
         self._mention_unfinished_downloads()
 
@@ -118,13 +124,25 @@ class ModelManagerDialog(QDialog):
             if info.problem:
                 kind = f"damaged: {info.problem}"
             cells = [info.name, kind, f"{info.size_bytes / 1e6:,.1f} MB"]
-            cells += ["✓" if part in info.components else "missing" for part, _ in PARTS]
+            cells += ["✓" if part in info.components else "missing" for part, _, _ in PARTS]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if text == "missing":
                     item.setForeground(Qt.GlobalColor.red)
                 self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
+        # wide enough for every column (the last one was cut off), within the screen
+        wanted = self.table.horizontalHeader().length() + self.table.verticalScrollBar().sizeHint().width() + 40
+        screen = self.screen().availableGeometry().width() if self.screen() else 1920
+        if self.width() < wanted:
+            self.resize(min(wanted, screen - 40), self.height())
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        """Verify and Remove act on the selected model: without one they are off."""
+        selected = self.selected_name() is not None
+        self.verify_button.setEnabled(selected)
+        self.remove_button.setEnabled(selected)
 
     def selected_name(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()

@@ -33,3 +33,18 @@ def add_recent_project(settings: QSettings, folder: str | Path) -> list[str]:
     recent = [folder, *[p for p in recent_projects(settings) if p != folder]][:MAX_RECENT]
     settings.setValue("projects/recent", recent)
     return recent
+
+
+def _selection_key(folder: str | Path) -> str:
+    import hashlib
+
+    return "selection/" + hashlib.sha1(str(Path(folder).resolve()).encode()).hexdigest()[:16]
+
+
+def last_take(settings: QSettings, folder: str | Path) -> str:
+    """The take that was selected when the project was last open ("" when none)."""
+    return str(settings.value(_selection_key(folder), "", type=str) or "")
+
+
+def remember_take(settings: QSettings, folder: str | Path, take_id: str) -> None:
+    settings.setValue(_selection_key(folder), take_id)

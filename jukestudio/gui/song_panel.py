@@ -10,16 +10,22 @@ genre count) is injected through ``set_vocabulary``.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+import math
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -27,13 +33,49 @@ from PySide6.QtWidgets import (
 from jukestudio.gui.icons import icon
 from jukestudio.gui.lyrics import LyricsEditor
 from jukestudio.gui.pickers import SearchPicker
-from jukestudio.gui.records import Vocabulary
+from jukestudio.gui.records import InputCheck, Vocabulary, check_inputs
+from jukestudio.gui.wording import QUALITY_DETAIL, TEMPERATURE_LABELS
 from jukestudio.model.sampling_params import MAX_SEED, choose_seed
 from jukestudio.project.settings import ProjectSettings
 
 
+class PromptChip(QFrame):
+    """The armed prompt as a chip: its name and length, and a ✕ (or Esc / Delete when focused) to drop it."""
+
+    remove_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("promptChip")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setStyleSheet(
+            "#promptChip { border: 1px solid #5aa9e6; border-radius: 10px; background: #22364a; }"
+            "#promptChip:focus { border: 2px solid #ffe066; }"
+        )
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.remove_button = QToolButton(self)
+        self.remove_button.setText("✕")
+        self.remove_button.setAutoRaise(True)
+        self.remove_button.setToolTip("Remove the prompt: compose from silence again (Esc or Delete)")
+        self.remove_button.clicked.connect(self.remove_requested)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 2, 2, 2)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # Qt override
+        if event.key() in (Qt.Key.Key_Escape, Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.remove_requested.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
 class SongPanel(QWidget):
     compose_requested = Signal()
+    prompt_removed = Signal()  # the user removed the prompt chip
     manage_models_requested = Signal()
     model_changed = Signal(str)
     settings_changed = Signal()
@@ -59,20 +101,35 @@ class SongPanel(QWidget):
         self.total_seconds = self._seconds_box(10, 600, 180, "The whole song's length the model is told about.")
         self.take_seconds = self._seconds_box(0.1, 600, 20, "How many seconds to sample now.")
         self.total_seconds.valueChanged.connect(self.lyrics.set_song_seconds)
+        self.total_seconds.valueChanged.connect(self._limit_take_length)
+        self.length_notice = QLabel(self)
+        self.length_notice.setObjectName("lengthNotice")
+        self.length_notice.setWordWrap(True)
+        self.length_notice.setStyleSheet("color: #9aa5b1;")
         self.n_takes = QSpinBox(self)
         self.n_takes.setRange(1, 16)
         self.n_takes.setValue(3)
         self.temps = []
-        temp_row = QHBoxLayout()
-        for level, name in enumerate(("top", "level 1", "level 0")):
+        self.temp_labels = []
+        temp_row = QGridLayout()  # labels above their boxes: narrow enough for a laptop's side panel
+        temp_row.setHorizontalSpacing(4)
+        temp_row.setVerticalSpacing(0)
+        for level in range(3):
             box = QDoubleSpinBox(self)
             box.setRange(0.1, 1.5)
             box.setSingleStep(0.01)
             box.setDecimals(2)
             box.setValue(self._base.temperatures[level])
-            box.setToolTip(f"Sampling temperature of the {name} prior")
-            temp_row.addWidget(box)
+            box.setToolTip(
+                f"Temperature of {QUALITY_DETAIL[level]}: lower is safer and more repetitive, higher is wilder"
+            )
+            label = QLabel(TEMPERATURE_LABELS[level], self)
+            label.setBuddy(box)
+            label.setStyleSheet("color: #9aa5b1;")
+            temp_row.addWidget(label, 0, level)
+            temp_row.addWidget(box, 1, level)
             self.temps.append(box)
+            self.temp_labels.append(label)
         self.seed = QSpinBox(self)
         self.seed.setRange(0, MAX_SEED)
         self.seed_random = QCheckBox("random", self)
@@ -89,13 +146,21 @@ class SongPanel(QWidget):
             "Upsampling and export stay full precision."
         )
 
+        self.input_notice = QLabel(self)
+        self.input_notice.setObjectName("inputNotice")
+        self.input_notice.setWordWrap(True)
+        self.input_notice.setStyleSheet("color: #ffe066;")
+        self._vocab: Vocabulary | None = None
+
         form = QFormLayout()
         form.addRow("Model", model_row)
         form.addRow(self.model_status)
         form.addRow("Artist", self.artist)
         form.addRow("Genres", self.genres)
+        form.addRow(self.input_notice)
         form.addRow("Song length (s)", self.total_seconds)
         form.addRow("Take length (s)", self.take_seconds)
+        form.addRow(self.length_notice)
         form.addRow("Takes", self.n_takes)
         form.addRow("Temperature", temp_row)
         form.addRow("Seed", seed_row)
@@ -129,14 +194,15 @@ class SongPanel(QWidget):
         self.compose_button = QPushButton(icon("compose"), "Compose takes", self)
         self.compose_button.setToolTip("Sample new takes (from the dropped prompt, if any)")
         self.compose_button.clicked.connect(self.compose_requested)
-        self.prompt_label = QLabel("", self)
-        self.prompt_label.setWordWrap(True)
+        self.prompt_chip = PromptChip(self)
+        self.prompt_chip.remove_requested.connect(self.prompt_removed)
+        self.prompt_label = self.prompt_chip.label
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(QLabel("Lyrics", self))
         layout.addWidget(self.lyrics, 1)
-        layout.addWidget(self.prompt_label)
+        layout.addWidget(self.prompt_chip)
         layout.addWidget(self.compose_button)
 
         for box in (self.total_seconds, self.take_seconds, *self.temps):
@@ -148,6 +214,9 @@ class SongPanel(QWidget):
         self.artist.textChanged.connect(self.settings_changed)
         self.genres.textChanged.connect(self.settings_changed)
         self.lyrics.text_changed.connect(self.settings_changed)
+        for changed in (self.artist.textChanged, self.genres.textChanged, self.lyrics.text_changed):
+            changed.connect(self._update_input_notice)
+        self._update_input_notice()
 
     def _seconds_box(self, lo: float, hi: float, value: float, tip: str) -> QDoubleSpinBox:
         box = QDoubleSpinBox(self)
@@ -174,6 +243,9 @@ class SongPanel(QWidget):
         self.model_changed.emit(self.model_combo.currentText())
 
     def set_vocabulary(self, vocab: Vocabulary | None) -> None:
+        self._vocab = vocab
+        self._update_input_notice()
+        self._apply_length_limits(vocab)
         if vocab is None:
             self.artist.set_search(None)
             self.genres.set_search(None)
@@ -189,6 +261,45 @@ class SongPanel(QWidget):
     def _show_advanced(self, shown: bool) -> None:
         self.advanced.setVisible(shown)
         self.advanced_toggle.setText("Advanced ▾" if shown else "Advanced ▸")
+
+    # -- lengths the model can take -------------------------------------------------------------
+    def _apply_length_limits(self, vocab: Vocabulary | None) -> None:
+        """The song length the model is told about must lie in its trained range; say so beside the fields."""
+        lo = max(1.0, math.ceil((vocab.min_song_s if vocab else 10.0) * 10) / 10)
+        hi = math.floor(((vocab.max_song_s if vocab else 600.0) - 0.1) * 10) / 10
+        before = self.total_seconds.value()
+        self.total_seconds.setRange(lo, hi)
+        changed = abs(self.total_seconds.value() - before) > 1e-6
+        self._length_note = (
+            f"This model takes a song length of {lo:g}–{hi:g} s"
+            + (f" (changed from {before:g} s)" if changed else "")
+            + "; a take is at most as long as the song."
+            if vocab is not None
+            else "A take is at most as long as the song; the model you choose sets the song lengths it takes."
+        )
+        self._limit_take_length()
+
+    def _limit_take_length(self, *_: object) -> None:
+        before = self.take_seconds.value()
+        self.take_seconds.setMaximum(self.total_seconds.value())
+        note = getattr(self, "_length_note", "A take is at most as long as the song.")
+        if self.take_seconds.value() < before:
+            note += f" Take length shortened to {self.take_seconds.value():g} s to fit the song."
+        self.length_notice.setText(note)
+
+    # -- what the model will use ---------------------------------------------------------------
+    def input_check(self) -> InputCheck:
+        return check_inputs(self._vocab, self.artist.text(), self.genres.values(), self.lyrics.text())
+
+    def _update_input_notice(self, *_: object) -> None:
+        notes = self.input_check().notes if self._vocab is not None else []
+        self.input_notice.setText("\n".join(notes))
+        self.input_notice.setVisible(bool(notes))
+
+    def use_known_inputs(self, check: InputCheck) -> None:
+        """Put what the model will use into the fields, so what is shown is what gets recorded."""
+        self.artist.setText(check.artist)
+        self.genres.set_values(check.genres)
 
     # -- settings -------------------------------------------------------------------------------
     def settings(self) -> ProjectSettings:
@@ -235,5 +346,7 @@ class SongPanel(QWidget):
         return seed
 
     def set_prompt(self, text: str) -> None:
+        """Show the armed prompt as a chip (empty text hides it)."""
         self.prompt_label.setText(text)
+        self.prompt_chip.setVisible(bool(text))
         self.compose_button.setText("Compose from prompt" if text else "Compose takes")

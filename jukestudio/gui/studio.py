@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 from jukestudio.audio.constants import SAMPLE_RATE
 from jukestudio.gui.model_access import ModelCache, ModelEntry, model_entry, vocabulary_for
 from jukestudio.gui.records import TakeItem, Vocabulary
+from jukestudio.gui.wording import KIND_NAMES, QUALITY, bit_depth
 from jukestudio.project.settings import ProjectSettings
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ class JobSpec:
     kind: str
     fn: Callable[..., Any]
     take_ids: tuple[str, ...] = ()  # existing takes the job fills (upsample), for live level markers
+    region: tuple[float, float] | None = None  # the span an upsample job fills (seconds), else the whole take
+    new_takes: int = 0  # takes the job composes (placeholder rows while it runs)
+    new_takes_parent: str | None = None
+    new_takes_seconds: float = 0.0  # their expected length
 
 
 def _take_status(take: Any) -> str:
@@ -150,6 +155,38 @@ class Studio:
             self.project.close()
         self.project = project
 
+    def save_as(self, folder: Path) -> None:
+        """Copy the project (takes, jobs, settings) to a new or empty ``folder`` and continue there."""
+        import shutil
+
+        if self.project is None:
+            raise ValueError("no project is open")
+        folder = Path(folder)
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ValueError(f"{folder}: choose a new or empty folder")
+        self.project.save()
+        if folder.exists():
+            folder.rmdir()  # copytree makes it again
+        shutil.copytree(self.project_dir, folder, ignore=shutil.ignore_patterns("lock", "*.tmp"))
+        self.open_project(folder)
+
+    def rename_project(self, name: str) -> Path:
+        """Rename the project's folder (its name is the project's name); returns the new folder."""
+        name = name.strip()
+        if not name or any(c in name for c in '/\\:*?"<>|') or name in (".", ".."):
+            raise ValueError(f"{name!r} cannot be a folder name: use letters, digits, spaces, - or _")
+        old = self.project_dir
+        new = old.with_name(name)
+        if new.exists():
+            raise ValueError(f"{new} exists already: choose another name")
+        self.project.close()
+        self.project = None
+        try:
+            old.rename(new)
+        finally:
+            self.open_project(new if new.exists() else old)
+        return new
+
     def problems(self) -> list[str]:
         return list(self.project.problems) if self.project is not None else []
 
@@ -173,9 +210,25 @@ class Studio:
     def takes(self) -> list[TakeItem]:
         if self.project is None:
             return []
-        return [
-            TakeItem(t.id, t.name, t.parent_id, _take_status(t), t.duration_s, t.rating) for _, t in self.project.walk()
-        ]
+        items = []
+        for _, t in self.project.walk():
+            status, detail = _take_status(t), ""
+            region = self._region_span(t.id)
+            if region is not None:
+                level, start, end = region
+                status, detail = "partial", f"{QUALITY[level].split()[0]} {start:.1f}–{end:.1f} s"  # "Full 1.0–2.0 s"
+            items.append(TakeItem(t.id, t.name, t.parent_id, status, t.duration_s, t.rating, detail))
+        return items
+
+    def _region_span(self, take_id: str) -> tuple[int, float, float] | None:
+        """(level, start_s, end_s) of a region upsampled beyond the take's best finished level."""
+        region = self.upsampled_region(take_id)
+        if region is None:
+            return None
+        level, first, codes = region
+        hops = self._hops.get(self.project.take(take_id).settings.model, DEFAULT_HOPS)
+        start = first / self.sample_rate
+        return level, start, start + codes.numel() * hops[level] / self.sample_rate
 
     def take_settings(self, take_id: str) -> ProjectSettings:
         """The settings a take was made with, its own seed fixed (for "restore its settings")."""
@@ -199,15 +252,24 @@ class Studio:
     def redo(self) -> str | None:
         return self.project.redo() if self.project is not None else None
 
-    def level_progress(self, take_id: str) -> dict[int, float]:
-        """Seconds sampled at each prior level (for the waveform's markers)."""
+    def level_spans(self, take_id: str) -> dict[int, list[tuple[float, float]]]:
+        """Where each prior level has been sampled, in seconds (for the waveform's shaded spans): from
+        the start for a level sampled in order, or the region an upsample filled (every level above
+        the take's best finished one that the region job wrote starts where the region starts)."""
         take = self.project.take(take_id)
         codes = self.project.read_codes(take_id)
-        result = {}
+        hops = self._hops.get(take.settings.model, DEFAULT_HOPS)
+        region = self._region_span(take_id)
+        best = take.best_level if take.best_level is not None else 0
+        result: dict[int, list[tuple[float, float]]] = {}
         for p, c in enumerate(codes):
-            if c is not None and c.numel():
-                hops = self._hops.get(take.settings.model, DEFAULT_HOPS)
-                result[p] = int(c.shape[0]) * hops[p] / self.sample_rate
+            if c is None or not c.numel():
+                continue
+            length = int(c.shape[0]) * hops[p] / self.sample_rate
+            if region is not None and p > best and take.level_status(p) == "partial":
+                result[p] = [(region[1], region[1] + length)]
+            else:
+                result[p] = [(0.0, length)]
         return result
 
     def alignment(self, take_id: str) -> list[tuple[float, float, str]]:
@@ -291,7 +353,10 @@ class Studio:
         return export_wav(path, audio, subtype, normalise=normalise, sidecar=sidecar)
 
     def describe_export(self, report: Any) -> str:
-        text = f"Exported {Path(report.path).name} ({report.frames / report.sample_rate:.2f} s, {report.subtype})"
+        text = (
+            f"Exported {Path(report.path).name} to {Path(report.path).parent} "
+            f"({report.frames / report.sample_rate:.2f} s, {bit_depth(report.subtype)})"
+        )
         if report.gain_db:
             text += f", normalised by {report.gain_db:+.1f} dB"
         if report.clipped_samples:
@@ -305,7 +370,14 @@ class Studio:
             raise ValueError("Choose a model first (Models ▸ Manage models…).")
         return name
 
-    def _spec(self, kind: str, label: str, create: Callable[[Any], Any], take_ids: tuple[str, ...] = ()) -> JobSpec:
+    def _spec(
+        self,
+        kind: str,
+        label: str,
+        create: Callable[[Any], Any],
+        take_ids: tuple[str, ...] = (),
+        region: tuple[float, float] | None = None,
+    ) -> JobSpec:
         """A job whose engine state is created on the job thread (it needs the model), then run."""
         job_id = f"{kind}-{next(self._job_numbers)}"  # the window's handle; the engine names its folder
         name = self._model_name()
@@ -321,7 +393,37 @@ class Studio:
             self.engine_job_ids[job_id] = state.job_id
             return run_job(state.folder, model=model, project=project, report=report, cancel=token)
 
-        return JobSpec(job_id, label, kind, run, take_ids)
+        return JobSpec(job_id, label, kind, run, take_ids, region)
+
+    def grown_audio(
+        self, job_id: str, start_sample: int = 0, rows: list[int] | None = None
+    ) -> tuple[int, list[np.ndarray]] | None:
+        """The audio of a running job's new takes (``rows``: which ones; all by default) from about
+        ``start_sample`` on, decoded from the top-level codes its finished windows saved:
+        ``(first sample, [audio per take])``. Only the new tokens are decoded (plus a little context
+        before them). Call it off the GUI thread."""
+        engine_id = self.engine_job_ids.get(job_id)
+        if engine_id is None or self.project is None:
+            return None  # the job has not created its folder yet
+        from jukestudio.engine.state import JobState, JobStateError
+
+        try:
+            state = JobState.load(self.project.jobs_dir / engine_id)
+        except (JobStateError, OSError) as exc:
+            log.debug("job %s: no saved codes yet (%s)", job_id, exc)
+            return None
+        codes = state.codes[0] if rows is None else state.codes[0][rows]
+        if codes.numel() == 0:
+            return None
+        name = state.info.get("model") or self.project.settings.model
+        hop = self._hops.get(name, DEFAULT_HOPS)[0]
+        first_token = min(start_sample // hop, int(codes.shape[1]))
+        context = min(first_token, GROW_CONTEXT_TOKENS)
+        from jukestudio.engine.decode import preview_audio
+
+        model = self.models.get(name, decoder_only=True)
+        audio = preview_audio(model, codes[:, first_token - context :], 0).numpy()
+        return first_token * hop, [row[context * hop :] for row in audio]
 
     def compose_job(
         self, settings: ProjectSettings, seed: int, prompt: np.ndarray | None, prompt_name: str
@@ -331,13 +433,16 @@ class Studio:
         self.set_project_settings(settings)
         project = self.project
         what = f"from {prompt_name}" if prompt is not None else f"{settings.take_length_s:g} s"
-        return self._spec(
+        spec = self._spec(
             "compose",
             f"Compose {settings.n_takes} take(s), {what}",
             lambda model: _engine_jobs().create_compose(
                 project, model, prompt=prompt, prompt_name=prompt_name, seed=seed
             ),
         )
+        prompt_s = 0.0 if prompt is None else len(prompt) / self.sample_rate
+        seconds = prompt_s + float(settings.take_length_s)
+        return replace(spec, new_takes=int(settings.n_takes), new_takes_seconds=seconds)
 
     def continue_job(
         self, take_id: str, seconds: float, settings: ProjectSettings, seed: int, from_s: float | None = None
@@ -356,8 +461,12 @@ class Studio:
                 source = jobs.cut_take(project, model, take_id, from_s)
             return jobs.create_continue(project, model, source, seconds=seconds, seed=seed)
 
-        return self._spec(
+        spec = self._spec(
             "continue", f"Continue {take.name}{where} by {seconds:g} s ({settings.n_takes} variation(s))", create
+        )
+        start = from_s if from_s is not None else take.duration_s
+        return replace(
+            spec, new_takes=int(settings.n_takes), new_takes_parent=take_id, new_takes_seconds=start + float(seconds)
         )
 
     def upsample_job(
@@ -372,29 +481,49 @@ class Studio:
             f"Upsample {names}{where}",
             lambda model: _engine_jobs().create_upsample(project, model, take_ids, region_s=region, seed=seed),
             tuple(take_ids),
+            region,
         )
 
     def unfinished_jobs(self) -> list[Any]:
+        """Jobs to offer resuming: queued or running ones (interrupted by a crash or by closing the
+        window) and cancelled ones that kept finished windows (cancel promises they can go on)."""
         if self.project is None:
             return []
-        from jukestudio.engine.state import unfinished_jobs
+        from jukestudio.engine.state import read_jobs
 
-        return unfinished_jobs(self.project.folder)
+        records, _problems = read_jobs(self.project.folder)
+        return [r for r in records if r.offered_for_resume]
+
+    def is_resumable(self, job_id: str) -> bool:
+        """Whether the window's job ``job_id`` (or an engine job id) can be resumed now."""
+        engine_id = self.engine_job_ids.get(job_id, job_id)
+        return any(r.id == engine_id for r in self.unfinished_jobs())
 
     def resume_jobs(self) -> list[JobSpec]:
-        specs = []
+        window_ids = {engine: window for window, engine in self.engine_job_ids.items()}
+        return [self._resume_spec(r, window_ids.get(r.id, r.id)) for r in self.unfinished_jobs()]
+
+    def resume_job(self, job_id: str) -> JobSpec | None:
+        """The spec that resumes one job (keeping the window's job id, so its row is reused)."""
+        engine_id = self.engine_job_ids.get(job_id, job_id)
+        record = next((r for r in self.unfinished_jobs() if r.id == engine_id), None)
+        return self._resume_spec(record, job_id) if record is not None else None
+
+    def _resume_spec(self, record: Any, job_id: str) -> JobSpec:
         project = self.project
-        for record in self.unfinished_jobs():
+        self.engine_job_ids[job_id] = record.id
 
-            def run(report: Any, token: Any, record: Any = record) -> Any:
-                from jukestudio.engine.runner import run_job
+        def run(report: Any, token: Any) -> Any:
+            from jukestudio.engine.runner import run_job
 
-                _leave_a_core_for_the_window()
-                model = self.models.get(record.info.get("model") or project.settings.model)
-                return run_job(record.folder, model=model, project=project, report=report, cancel=token)
+            _leave_a_core_for_the_window()
+            model = self.models.get(record.info.get("model") or project.settings.model)
+            return run_job(record.folder, model=model, project=project, report=report, cancel=token)
 
-            specs.append(JobSpec(record.id, f"Resume {record.kind} ({record.id})", record.kind, run))
-        return specs
+        n = len(record.take_ids) or len((record.info.get("source") or {}).get("take_ids") or [])
+        what = KIND_NAMES.get(record.kind, record.kind)
+        label = f"Resume: {what}" + (f" ({n} take{'s' if n != 1 else ''})" if n else "")
+        return JobSpec(job_id, label, record.kind, run, tuple(record.take_ids) if record.kind == "upsample" else ())
 
     def takes_missing_preview(self) -> list[str]:
         """Takes with codes but no decoded audio at the level they would play (e.g. composed on a
@@ -452,16 +581,18 @@ class Studio:
         """After a job: the take ids it created or filled (empty when cancelled or failed)."""
         return list(getattr(result, "take_ids", []) or [])
 
-    @staticmethod
-    def describe_kept(result: Any) -> str:
+    def describe_kept(self, result: Any, resumable: bool = True) -> str:
+        """What a cancelled job kept, in seconds of music per quality (no token counts)."""
         codes = getattr(result, "codes", None)
-        if not codes:
+        if not codes or not resumable:
             return "nothing was finished yet"
-        lengths = ", ".join(f"{LEVEL_LABELS[p]} {int(c.shape[1])}" for p, c in enumerate(codes) if c.shape[1])
-        return f"finished windows kept in the job (tokens: {lengths or 'none'}); resume it later"
-
-
-LEVEL_LABELS = {0: "top", 1: "level 1", 2: "level 0"}
+        hops = DEFAULT_HOPS
+        kept = ", ".join(
+            f"{QUALITY[p]} {int(c.shape[1]) * hops[p] / self.sample_rate:.1f} s"
+            for p, c in enumerate(codes)
+            if c.shape[-1]
+        )
+        return f"kept {kept or 'its finished parts'}; Resume (jobs panel or Take menu) goes on from there"
 
 
 def _engine_jobs() -> Any:
@@ -482,6 +613,8 @@ def _leave_a_core_for_the_window() -> None:
     if torch.get_num_threads() > wanted:
         torch.set_num_threads(wanted)
 
+
+GROW_CONTEXT_TOKENS = 16  # top-level tokens decoded before the new part, so its start has context
 
 DEFAULT_HOPS = (128, 32, 8)
 """Audio samples per token per prior level of every released and the demo model; a model whose

@@ -7,19 +7,23 @@ requests; it never touches the project itself.
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QAction, QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QMenu, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtGui import QAction, QBrush, QColor, QPainter
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTreeWidget, QTreeWidgetItem, QWidget
 
 from jukestudio.gui.records import TakeItem
 
-BADGES = {  # status → (text, colour)
+BADGES = {  # status → (text, colour); the words are the window's quality vocabulary (wording.py)
     "prompt": ("prompt", "#9aa5b1"),
-    "sampling": ("sampling…", "#ffe066"),
-    "coarse": ("coarse", "#c49bff"),
-    "level1": ("level 1", "#7bd389"),
-    "full": ("full", "#5aa9e6"),
+    "sampling": ("composing", "#ffe066"),
+    "empty": ("empty", "#7b8491"),
+    "coarse": ("Preview", "#c49bff"),
+    "level1": ("Middle", "#7bd389"),
+    "full": ("Full quality", "#5aa9e6"),
+    "partial": ("partial", "#7bd389"),  # a region upsampled beyond the rest: the detail says where
 }
 ID_ROLE = Qt.ItemDataRole.UserRole
+NAME_MIN_PX = 90  # the take's name keeps at least this much of the row
+EMPTY_TEXT = "No takes yet.\nCompose takes (Ctrl+Return) and they appear here at once, growing while they are composed."
 
 
 def format_length(seconds: float) -> str:
@@ -50,6 +54,9 @@ class TakesPanel(QTreeWidget):
         super().__init__(parent)
         self.setColumnCount(4)
         self.setHeaderLabels(["Take", "Status", "Length", "Rating"])
+        self.header().setStretchLastSection(False)
+        self.header().setMinimumSectionSize(40)
+        self.setIndentation(14)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._show_menu)
@@ -85,22 +92,41 @@ class TakesPanel(QTreeWidget):
                     self._items[take.take_id] = item
                 break
         self.expandAll()
-        for column in range(1, 4):
-            self.resizeColumnToContents(column)
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # names get the room
+        self._fit_columns()
         self._updating = False
         for take_id in selected:
             if take_id in self._items:
                 self._items[take_id].setSelected(True)
 
+    def _fit_columns(self) -> None:
+        """Status, length and rating as wide as their text, but the name keeps NAME_MIN_PX: a long
+        badge is elided (its tooltip has it all) rather than the take's name."""
+        widths = {}
+        for column in (2, 3, 1):
+            self.resizeColumnToContents(column)
+            widths[column] = self.columnWidth(column) + 16  # the style's cell margins
+        room = self.viewport().width() - NAME_MIN_PX - widths[2] - widths[3]
+        widths[1] = max(60, min(widths[1], room))
+        for column, width in widths.items():
+            self.setColumnWidth(column, width)
+
+    def resizeEvent(self, event) -> None:  # Qt override
+        super().resizeEvent(event)
+        self._fit_columns()
+
     def _fill(self, item: QTreeWidgetItem, take: TakeItem) -> None:
         text, colour = BADGES.get(take.status, (take.status, "#cccccc"))
         item.setText(0, take.name)
-        item.setText(1, text)
+        item.setText(1, f"{text}: {take.detail}" if take.detail else text)
+        if take.status == "partial":
+            item.setToolTip(1, f"{take.detail} is upsampled to full quality; the rest is at the take's own quality")
         item.setForeground(1, QBrush(QColor(colour)))
         item.setText(2, format_length(take.duration_s))
         item.setText(3, "★" * take.rating + "☆" * (5 - take.rating))
         item.setData(0, ID_ROLE, take.take_id)
-        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+        if take.status != "sampling":  # a take being composed gets its name when it exists
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
 
     def take(self, take_id: str) -> TakeItem | None:
         return self._takes.get(take_id)
@@ -167,6 +193,17 @@ class TakesPanel(QTreeWidget):
             self.editItem(self._items[ids[0]], 0)
             return
         self.action_requested.emit(key, ids)
+
+    def paintEvent(self, event) -> None:  # Qt override: say what to do when there is nothing yet
+        super().paintEvent(event)
+        if self.topLevelItemCount() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor("#7b8491"))
+            painter.drawText(
+                self.viewport().rect().adjusted(12, 12, -12, -12),
+                int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap),
+                EMPTY_TEXT,
+            )
 
     def _show_menu(self, pos: QPoint) -> None:
         ids = self.selected_ids()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QWidget
 
 from jukestudio.gui.icons import icon
 
@@ -37,6 +37,9 @@ class TransportBar(QWidget):
         self.take_label = QLabel("", self)
         self.status_label = QLabel("", self)
         self.status_label.setStyleSheet("color: #9aa5b1;")
+        # a long reason must not widen the window past a laptop screen: it is cut, the tooltip has it all
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status_label.setMinimumWidth(60)
         self.volume = QSlider(Qt.Orientation.Horizontal, self)
         self.volume.setRange(0, 100)
         self.volume.setValue(80)
@@ -48,7 +51,7 @@ class TransportBar(QWidget):
         for widget in (self.play_button, self.stop_button, self.loop_button, self.position_label, self.take_label):
             layout.addWidget(widget)
         layout.addStretch(1)
-        layout.addWidget(self.status_label)
+        layout.addWidget(self.status_label, 2)
         layout.addWidget(QLabel("Vol", self))
         layout.addWidget(self.volume)
 
@@ -66,8 +69,9 @@ class TransportBar(QWidget):
         """No audio device: the buttons stay usable for the playhead, and the bar says why it is silent."""
         if available:
             self.status_label.setText("")
-        elif reason.lower().startswith("playback unavailable"):
-            self.status_label.setText(reason)
-        else:
-            self.status_label.setText(f"Playback unavailable: {reason}" if reason else "Playback unavailable")
-        self.status_label.setToolTip(self.status_label.text())
+            self.status_label.setToolTip("")
+            return
+        full = reason if reason.lower().startswith("playback unavailable") else f"Playback unavailable: {reason}"
+        self.status_label.setToolTip(full if reason else "Playback unavailable")
+        # short in the bar (the window stays narrow), the whole reason in the tooltip
+        self.status_label.setText(full if len(full) <= 60 else "Playback unavailable (hover for why)")

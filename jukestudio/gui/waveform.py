@@ -15,17 +15,24 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPen
+from PySide6.QtWidgets import QGraphicsRectItem
+
+from jukestudio.audio.peaks import PeakPyramid
+from jukestudio.gui.wording import QUALITY, QUALITY_DETAIL
 
 PeakSource = Callable[[float, float, int], tuple[np.ndarray, np.ndarray]]
 
 WAVE_COLOR = "#5aa9e6"
 PLAYHEAD_COLOR = "#ff5964"
 LEVEL_COLORS = {0: "#ffe066", 1: "#7bd389", 2: "#c49bff"}  # prior order: 0 = top
-LEVEL_NAMES = {0: "top", 1: "level 1", 2: "level 0"}
+SPAN_TOP = 1.28  # shaded level strips sit above the waveform (y 1.05 … 1.28), one lane per level
+SPAN_HEIGHT = 0.065
 LYRIC_Y = -1.3
 LANE_STEP = 0.2
+WORD_LANES = 2
+WORD_GAP_PX = 6.0
 WORD_COLOR = QColor("#9aa5b1")
 CURRENT_WORD_COLOR = QColor("#ffffff")
 
@@ -48,6 +55,26 @@ def peaks_from_array(audio: np.ndarray, sample_rate: int) -> tuple[PeakSource, f
         return mins, maxs
 
     return source, duration
+
+
+def peaks_from_pyramid(pyramid: PeakPyramid, sample_rate: int) -> tuple[PeakSource, float]:
+    """A peak source over the audio layer's peak pyramid: any zoom of any length reads about
+    ``n_bins × levels`` values instead of every sample in view."""
+
+    def source(start_s: float, end_s: float, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+        lo = max(0, int(start_s * sample_rate))
+        hi = min(len(pyramid), max(lo + 1, int(end_s * sample_rate)))
+        if hi <= lo:
+            return np.zeros(0, np.float32), np.zeros(0, np.float32)
+        return pyramid.range(lo, hi, max(1, min(n_bins, hi - lo)))
+
+    return source, len(pyramid) / float(sample_rate)
+
+
+def with_peaks(audio: np.ndarray) -> tuple[np.ndarray, PeakPyramid]:
+    """Audio with its peak pyramid (build it off the GUI thread: ~0.15 s for three minutes)."""
+    audio = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+    return audio, PeakPyramid(audio)
 
 
 class _WaveViewBox(pg.ViewBox):
@@ -83,6 +110,7 @@ class WaveformView(pg.PlotWidget):
 
     seek_requested = Signal(float)  # seconds
     region_changed = Signal(object)  # (start_s, end_s) or None
+    content_changed = Signal()  # a take (or nothing) is now on show
 
     def __init__(self, parent=None) -> None:
         self._box = _WaveViewBox(self)
@@ -94,7 +122,7 @@ class WaveformView(pg.PlotWidget):
         item.showGrid(x=True, y=False, alpha=0.15)
         item.getAxis("left").hide()
         item.setLabel("bottom", "time", units="s")
-        self._box.setYRange(LYRIC_Y - 0.25, 1.05, padding=0)
+        self._box.setYRange(LYRIC_Y - 0.25, SPAN_TOP + 0.02, padding=0)
         self._curve = pg.PlotDataItem(pen=pg.mkPen(WAVE_COLOR, width=1), connect="pairs")
         self._curve.setZValue(1)
         self.addItem(self._curve)
@@ -107,36 +135,61 @@ class WaveformView(pg.PlotWidget):
         self._region.sigRegionChangeFinished.connect(self._region_moved)
         self.addItem(self._region)
         self._markers: dict[int, pg.InfiniteLine] = {}
+        self._spans: dict[int, list[tuple[float, float]]] = {}
+        self._span_items: list[QGraphicsRectItem] = []
         self._words: list[tuple[float, float, str]] = []
         self._starts: list[float] = []
         self._word_items: list[pg.TextItem] = []
         self._current_word = -1
         self._source: PeakSource | None = None
         self._duration = 0.0
+        self._available = 0.0
         self._box.sigXRangeChanged.connect(self._refresh_peaks)
+        self._box.sigXRangeChanged.connect(self._layout_words)
+        self._box.sigResized.connect(self._layout_words)
+        self._box.sigResized.connect(self._refresh_peaks)  # as many bins as pixels after a resize
+        self._word_widths: list[float] = []
 
     # -- content ------------------------------------------------------------------------------
     @property
     def duration(self) -> float:
         return self._duration
 
-    def set_peak_source(self, source: PeakSource | None, duration: float) -> None:
+    def set_peak_source(self, source: PeakSource | None, duration: float, available: float | None = None) -> None:
+        """Show a take of ``duration`` seconds; a take still being composed has audio only up to
+        ``available`` seconds (the rest of the axis stays empty until ``grow`` fills it)."""
         self._source, self._duration = source, max(0.0, float(duration))
+        self._available = self._duration if available is None else max(0.0, float(available))
         limit = max(self._duration, 0.01)
         self._box.setLimits(xMin=-0.02 * limit, xMax=limit * 1.02, minXRange=min(0.01, limit))
         self._box.setXRange(0.0, limit, padding=0.01)
         self._refresh_peaks()
+        self.content_changed.emit()
 
-    def set_audio(self, audio: np.ndarray, sample_rate: int) -> None:
-        self.set_peak_source(*peaks_from_array(audio, sample_rate))
+    def set_audio(self, audio: np.ndarray, sample_rate: int, pyramid: PeakPyramid | None = None) -> None:
+        """Show ``audio``; pass its ``pyramid`` when it was built in the background (see ``with_peaks``)."""
+        if pyramid is None:
+            _, pyramid = with_peaks(audio)
+        self.set_peak_source(*peaks_from_pyramid(pyramid, sample_rate))
 
     def clear_take(self) -> None:
         """Show nothing (PlotWidget.clear would remove the playhead and region items for good)."""
         self.set_peak_source(None, 0.0)
         self.set_alignment([])
         self.set_level_progress({})
+        self.set_level_spans({})
         self.clear_region()
         self.set_playhead(0.0)
+
+    def grow(self, source: PeakSource, available: float) -> None:
+        """More of a growing take is decoded: draw up to ``available`` seconds, keeping the zoom."""
+        self._source, self._available = source, max(0.0, float(available))
+        self._refresh_peaks()
+
+    @property
+    def available(self) -> float:
+        """Seconds of audio drawn (less than ``duration`` while a take grows)."""
+        return self._available
 
     def curve_data(self) -> tuple[np.ndarray, np.ndarray]:
         """The drawn (x, y) points: each bin is a (t, min), (t, max) pair."""
@@ -148,7 +201,7 @@ class WaveformView(pg.PlotWidget):
             self._curve.setData([], [])
             return
         (x0, x1), _ = self._box.viewRange()
-        x0, x1 = max(0.0, x0), min(self._duration, x1)
+        x0, x1 = max(0.0, x0), min(self._duration, self._available, x1)
         if x1 <= x0:
             self._curve.setData([], [])
             return
@@ -215,7 +268,7 @@ class WaveformView(pg.PlotWidget):
                     angle=90,
                     movable=False,
                     pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine),
-                    label=LEVEL_NAMES.get(level, f"level {level}"),
+                    label=QUALITY.get(level, f"level {level}"),
                     labelOpts={"position": 0.95 - 0.07 * level, "color": color},
                 )
                 line.setZValue(4)
@@ -226,6 +279,30 @@ class WaveformView(pg.PlotWidget):
     def level_progress(self) -> dict[int, float]:
         return {level: float(line.value()) for level, line in self._markers.items()}
 
+    def set_level_spans(self, spans: dict[int, Sequence[tuple[float, float]]]) -> None:
+        """Shade where each level (prior order) is finished: a strip per level above the waveform,
+        over the part it covers (the whole take, or an upsampled region)."""
+        for item in self._span_items:
+            self.removeItem(item)
+        self._span_items = []
+        self._spans = {int(level): [(float(a), float(b)) for a, b in ranges] for level, ranges in spans.items()}
+        for level, ranges in self._spans.items():
+            color = QColor(LEVEL_COLORS.get(level, "#cccccc"))
+            fill = QColor(color)
+            fill.setAlpha(150)
+            y = SPAN_TOP - (level + 1) * SPAN_HEIGHT
+            for start, end in ranges:
+                rect = QGraphicsRectItem(QRectF(start, y, max(end - start, 1e-6), SPAN_HEIGHT * 0.8))
+                rect.setBrush(QBrush(fill))
+                rect.setPen(QPen(Qt.PenStyle.NoPen))
+                rect.setToolTip(f"{QUALITY_DETAIL.get(level, '')}: {start:.1f}–{end:.1f} s")
+                rect.setZValue(3)
+                self.addItem(rect)
+                self._span_items.append(rect)
+
+    def level_spans(self) -> dict[int, list[tuple[float, float]]]:
+        return {level: list(ranges) for level, ranges in self._spans.items()}
+
     # -- lyric alignment ----------------------------------------------------------------------
     def set_alignment(self, words: Sequence[tuple[float, float, str]]) -> None:
         """Lay lyric words along the time axis: ``[(start_s, end_s, word), ...]`` sorted by start."""
@@ -234,14 +311,54 @@ class WaveformView(pg.PlotWidget):
         self._words = sorted((float(s), float(e), str(w)) for s, e, w in words)
         self._starts = [w[0] for w in self._words]
         self._word_items = []
-        for i, (start, _end, word) in enumerate(self._words):
+        for _start, _end, word in self._words:
             text = pg.TextItem(word, color=WORD_COLOR, anchor=(0, 0.5))
-            # two staggered lanes, so neighbouring words stay readable when they are close in time
-            text.setPos(QPointF(start, LYRIC_Y + LANE_STEP * (i % 2)))
+            text.hide()
             self.addItem(text)
             self._word_items.append(text)
+        self._word_widths = [
+            QFontMetricsF(item.textItem.font()).horizontalAdvance(word) + WORD_GAP_PX
+            for item, (_s, _e, word) in zip(self._word_items, self._words, strict=True)
+        ]
         self._current_word = -1
+        self._layout_words()
         self._highlight_word_at(self.playhead)
+
+    def _layout_words(self, *_: object) -> None:
+        """Place each visible word in the first of the lanes where it does not touch the previous one;
+        a word that fits in no lane is hidden (zoom in to see it)."""
+        if not self._word_items:
+            return
+        (x0, x1), _ = self._box.viewRange()
+        width = max(1.0, float(self._box.width() or 1.0))
+        px_per_s = width / max(x1 - x0, 1e-9)
+        lane_end = [-float("inf")] * WORD_LANES
+        for item, (start, _end, _word), w in zip(self._word_items, self._words, self._word_widths, strict=True):
+            left = (start - x0) * px_per_s
+            if left < -w or start > x1:
+                item.hide()
+                continue
+            lane = next((k for k in range(WORD_LANES) if left >= lane_end[k]), None)
+            if lane is None:
+                item.hide()
+                continue
+            lane_end[lane] = left + w
+            item.setPos(QPointF(start, LYRIC_Y + LANE_STEP * lane))
+            item.show()
+
+    def shown_words(self) -> list[str]:
+        return [w for item, (_s, _e, w) in zip(self._word_items, self._words, strict=True) if item.isVisible()]
+
+    def word_rects(self) -> list[QRectF]:
+        """Scene rectangles of the words on show (for tests: they never overlap)."""
+        rects = []
+        for item, (_s, _e, word) in zip(self._word_items, self._words, strict=True):
+            if item.isVisible():
+                at = self._box.mapViewToScene(item.pos())
+                metrics = QFontMetricsF(item.textItem.font())
+                h = metrics.height()
+                rects.append(QRectF(at.x(), at.y() - h / 2, metrics.horizontalAdvance(word), h))
+        return rects
 
     def current_word(self) -> str | None:
         return self._words[self._current_word][2] if 0 <= self._current_word < len(self._words) else None

@@ -34,6 +34,15 @@ class FakeOutput:
             self.played.append(out[:, 0].copy())
 
 
+@pytest.fixture(autouse=True)
+def close_without_asking(monkeypatch):
+    """Closing a window with a running job asks (a modal box); tests answer "stop, resume next time"
+    unless they set their own answer."""
+    from jukestudio.gui.main_window import MainWindow
+
+    monkeypatch.setattr(MainWindow, "ask_close_with_jobs", lambda self, n: "later")
+
+
 @pytest.fixture
 def fake_output():
     holder: list[FakeOutput] = []

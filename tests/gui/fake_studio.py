@@ -50,6 +50,11 @@ class FakeStudio(Studio):
         self.block = False
         self.fail_with: str | None = None
         self.job_calls: list[tuple[str, dict]] = []
+        self.rows: dict[str, list[np.ndarray]] = {}  # the audio each job's takes will have
+        self.windows_done: dict[str, int] = {}  # of 5 per job
+        self.grow_calls: list[tuple[str, int]] = []
+        self.regions: dict[str, tuple[float, float]] = {}  # takes upsampled in a region (at level 2)
+        self.resumable: dict[str, JobSpec] = {}  # cancelled jobs that finished a step, by job id
 
     # models
     def list_models(self):
@@ -63,6 +68,9 @@ class FakeStudio(Studio):
             is_genre=lambda g: g in GENRES,
             dropped_positions=lambda text: [i for i, c in enumerate(text) if c == "@"],
             max_genres=1,
+            min_song_s=12.0,
+            max_song_s=300.0,
+            analyse=lambda a, genres: (a not in [*ARTISTS, "unknown"], [g for g in genres if g not in GENRES]),
         )
 
     # project
@@ -74,6 +82,16 @@ class FakeStudio(Studio):
         if not folder.exists():
             raise OSError("no such folder")
         self.project_dir = folder
+
+    def save_as(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.project_dir = folder
+
+    def rename_project(self, name: str) -> Path:
+        new = self.project_dir.with_name(name)
+        self.project_dir.rename(new)
+        self.project_dir = new
+        return new
 
     def save(self) -> None:
         self.saved += 1
@@ -115,8 +133,11 @@ class FakeStudio(Studio):
     def redo(self):
         return ""
 
-    def level_progress(self, take_id):
-        return {0: self.takes_[take_id].duration_s}
+    def level_spans(self, take_id):
+        spans = {0: [(0.0, self.takes_[take_id].duration_s)]}
+        if take_id in self.regions:
+            spans[2] = [self.regions[take_id]]
+        return spans
 
     def alignment(self, take_id):
         return [(0.1, 0.4, "la"), (0.5, 0.9, "di")]
@@ -134,30 +155,49 @@ class FakeStudio(Studio):
         return export_wav(path, audio, subtype, normalise=normalise)
 
     # jobs
-    def _job(self, kind: str, n: int, parent: str | None, seconds: float, **info) -> JobSpec:
+    def _job(
+        self, kind: str, n: int, parent: str | None, seconds: float, region=None, **info
+    ) -> JobSpec:
         job_id = f"{kind}-{next(self.ids)}"
         self.job_calls.append((kind, info))
+        rows = [(0.1 * np.random.default_rng(k).standard_normal(int(seconds * SR))).astype(np.float32)
+                for k in range(n)]  # fmt: skip
+        self.rows[job_id] = rows
+        self.windows_done[job_id] = 0
 
         def run(report, token):
             if self.fail_with:
                 raise RuntimeError(self.fail_with)
             for step in range(1, 6):
+                self.windows_done[job_id] = step - 1  # saved before the engine reports the next window
                 report(Progress(job_id, 0, step - 1, 5, step, 5, 50.0, 0.1 * (5 - step), step / 5))
                 if self.block:
                     while not self.gate.wait(0.01):
                         if token.cancelled:
+                            self.resumable[job_id] = spec  # reported steps are kept: it can go on
                             raise Cancelled(None)
                 time.sleep(0.01)
             ids = []
             for k in range(n):
                 take_id = f"t{next(self.ids)}"
-                rng = np.random.default_rng(k)
-                self.audio[take_id] = (0.1 * rng.standard_normal(int(seconds * SR))).astype(np.float32)
+                self.audio[take_id] = rows[k]
                 self.takes_[take_id] = TakeItem(take_id, f"take {take_id}", parent, "coarse", seconds)
                 ids.append(take_id)
+            if region is not None:
+                for take_id in info["ids"]:
+                    self.regions[take_id] = region
+                    t = self.takes_[take_id]
+                    self.takes_[take_id] = TakeItem(
+                        t.take_id, t.name, t.parent_id, "partial", t.duration_s, t.rating,
+                        f"Full {region[0]:.1f}–{region[1]:.1f} s",
+                    )  # fmt: skip
             return ids
 
-        return JobSpec(job_id, f"{kind} {n}", kind, run)
+        spec = JobSpec(
+            job_id, f"{kind} {n}", kind, run, tuple(info.get("ids", ())), region,
+            new_takes=n, new_takes_parent=parent, new_takes_seconds=seconds,
+        )  # fmt: skip
+        return spec
 
     def compose_job(self, settings, seed, prompt, prompt_name):
         return self._job("compose", settings.n_takes, None, settings.take_length_s, seed=seed, prompt=prompt)
@@ -166,10 +206,30 @@ class FakeStudio(Studio):
         return self._job("continue", 1, ids[0], self.takes_[ids[0]].duration_s + seconds)
 
     def upsample_job(self, ids, region, settings):
-        return self._job("upsample", 0, None, 0, ids=ids, region=region)
+        return self._job("upsample", 0, None, 0, region, ids=ids)
+
+    def grown_audio(self, job_id, start_sample=0, rows=None):
+        """What the finished windows (of 5) of a job decode to, from ``start_sample`` on."""
+        self.grow_calls.append((job_id, start_sample))
+        rows = [self.rows[job_id][r] for r in (rows if rows is not None else range(len(self.rows[job_id])))]
+        end = len(rows[0]) * self.windows_done[job_id] // 5 if rows else 0
+        return start_sample, [r[start_sample:end] for r in rows]
 
     def resume_jobs(self):
-        return []
+        return list(self.resumable.values())
+
+    def unfinished_jobs(self):
+        return list(self.resumable)
+
+    def is_resumable(self, job_id):
+        return job_id in self.resumable
+
+    def resume_job(self, job_id):
+        spec = self.resumable.pop(job_id, None)
+        return JobSpec(job_id, f"Resume: {spec.label}", spec.kind, spec.fn) if spec else None
+
+    def describe_kept(self, result, resumable=True):
+        return "kept Preview 0.5 s; Resume goes on from there" if resumable else "nothing was finished yet"
 
     def job_ended(self, job_id, result=None):
         self.dirty = True

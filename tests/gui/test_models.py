@@ -73,3 +73,29 @@ def test_demo_model_is_labelled_and_drives_the_song_panel(qtbot, dialog, auditio
     window.song.lyrics.set_text("hello ☃ world")
     assert window.song.lyrics.highlighter.positions == [6]
     window.close()
+
+
+def test_manager_shows_every_column_and_needs_a_selection_to_verify_or_remove(qtbot, dialog):
+    _run(qtbot, dialog, dialog.add_demo)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.table.clearSelection()
+    assert not dialog.verify_button.isEnabled() and not dialog.remove_button.isEnabled()
+    last = dialog.table.columnCount() - 1
+    right = dialog.table.columnViewportPosition(last) + dialog.table.columnWidth(last)
+    assert right <= dialog.table.viewport().width()  # the last column is not cut off
+    assert dialog.table.columnWidth(last) >= dialog.table.horizontalHeader().sectionSizeHint(last)
+    dialog.table.selectRow(0)
+    assert dialog.verify_button.isEnabled() and dialog.remove_button.isEnabled()
+
+
+def test_genre_picker_shows_names_that_differ_only_by_invisible_marks_once():
+    from jukestudio.gui.model_access import distinct_names, vocabulary_for
+    from jukestudio.model import vocab
+    from jukestudio.model.config import preset
+
+    shown = vocabulary_for(preset("demo")).search_genres("jazz", 50)
+    assert shown.count("jazz") == 1 and "jazz\u200e" not in shown
+    assert distinct_names(["jazz", "jazz\u200e", "jazz fusion\u200e", "jazz fusion"]) == ["jazz", "jazz fusion\u200e"]
+    table = vocab.genre_table("v3")
+    assert table.get("jazz") != table.get("jazz\u200e")  # both ids are kept in the table

@@ -23,11 +23,13 @@ def test_jobs_model_tracks_status_progress_and_honest_eta(qtbot):
     assert model.data(model.index(0, 1)) == "queued"
     model.update_progress("j1", _p(0, 0, 4, 0.1, None))
     assert model.data(model.index(0, 1)) == "running"
-    assert model.data(model.index(0, 2)) == "top · window 1/4 · 10%"
+    assert model.data(model.index(0, 2)) == "Preview · part 1 of 4 · 10%"
     assert model.data(model.index(0, 4)) == "—"  # no ETA until the engine measured a speed
     model.update_progress("j1", _p(1, 2, 3, 0.6, 125.0))
-    assert model.data(model.index(0, 2)) == "level 1 · window 3/3 · 60%"
-    assert model.data(model.index(0, 3)) == "250 tok/s" and model.data(model.index(0, 4)) == "2:05"
+    assert model.data(model.index(0, 2)) == "Middle · part 3 of 3 · 60%"
+    # speed in audio, not tokens: 250 tokens/s × 32 samples/token at 44.1 kHz
+    assert model.data(model.index(0, 3)) == "0.18× real time" and model.data(model.index(0, 4)) == "2:05"
+    assert "tokens" in model.data(model.index(0, 2), Qt.ItemDataRole.ToolTipRole)  # the detail is in the tooltip
     model.set_status("j1", "cancelled", "cancelled: 2 windows kept")
     assert model.data(model.index(0, 2)) == "cancelled: 2 windows kept"
     assert model.data(model.index(0, 4)) == ""
@@ -64,7 +66,7 @@ def test_take_tree_nests_children_and_emits_actions(qtbot):
     assert panel.topLevelItemCount() == 2
     top = panel.topLevelItem(0)
     assert top.text(0) == "take 1" and top.child(0).text(0) == "take 1.1"
-    assert top.text(3) == "★★★★☆" and panel.badge("t2") == "level 1" and top.text(2) == "0:02.0"
+    assert top.text(3) == "★★★★☆" and panel.badge("t2") == "Middle" and top.text(2) == "0:02.0"
     assert panel.siblings("t1") == ["t1", "t2"] and panel.siblings("c1") == ["c1"]
     with qtbot.waitSignal(panel.take_selected) as sel:
         panel.select("t2")

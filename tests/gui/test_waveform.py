@@ -114,3 +114,54 @@ def test_words_from_alignment_read_the_lyrics_in_order():
     alignment = np.eye(6)[attended]
     words = words_from_alignment(alignment, lyrics, positions, seconds_per_token=0.5)
     assert words == [[0.0, 1.5, "la"], [1.5, 3.0, "di"], [3.0, 4.5, "da"]]
+
+
+def test_lyric_words_never_overlap_and_zooming_in_shows_more(qtbot):
+    import itertools
+
+    view = WaveformView()
+    qtbot.addWidget(view)
+    view.resize(600, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    words = [(0.1 * i, 0.1 * i + 0.09, f"word{i}") for i in range(200)]  # 10 words a second over 20 s
+    view.set_audio(np.zeros(20 * SR, np.float32), SR)
+    view.set_alignment(words)
+
+    def no_overlap() -> None:
+        rects = view.word_rects()
+        for a, b in itertools.combinations(rects, 2):
+            assert not a.intersected(b).isValid() or a.intersected(b).width() < 0.5, (a, b)
+
+    no_overlap()
+    far = len(view.shown_words())
+    assert 0 < far < 200  # some words dropped at this zoom
+    view.getPlotItem().vb.setXRange(2.0, 4.0, padding=0)
+    qtbot.wait(10)
+    no_overlap()
+    near = view.shown_words()
+    assert "word25" in near and len(near) >= 15  # zoomed in, every word of the span fits
+    view.resize(300, 300)  # narrower: re-laid out
+    qtbot.wait(20)
+    no_overlap()
+
+
+def test_peaks_come_from_the_pyramid_and_refresh_to_the_width_after_a_resize(qtbot, monkeypatch):
+    from jukestudio.audio.peaks import PeakPyramid
+
+    calls = []
+    real_range = PeakPyramid.range
+    monkeypatch.setattr(PeakPyramid, "range", lambda self, a, b, n: calls.append(n) or real_range(self, a, b, n))
+    view = WaveformView()
+    qtbot.addWidget(view)
+    view.resize(400, 200)
+    view.show()
+    qtbot.waitExposed(view)
+    audio = np.sin(np.linspace(0, 300, 30 * SR)).astype(np.float32)
+    view.set_audio(audio, SR)
+    assert calls, "the waveform reads its peaks from the pyramid"
+    narrow = len(view.curve_data()[0]) // 2
+    view.resize(1600, 200)  # wider: one stroke per pixel again, no comb of gaps
+    qtbot.waitUntil(lambda: len(view.curve_data()[0]) // 2 > narrow * 2, timeout=2000)
+    bins = len(view.curve_data()[0]) // 2
+    assert bins >= view.getPlotItem().vb.width() - 1

@@ -70,7 +70,7 @@ def test_compose_audition_continue_upsample_export_save_reopen_undo(qtbot, demo_
     with qtbot.waitSignal(window.take_loaded, timeout=JOB_TIMEOUT_MS):
         _wait_job(qtbot, window, window.compose)
     roots = window.takes.take_ids()
-    assert len(roots) == 2 and all(window.takes.badge(t) == "coarse" for t in roots)
+    assert len(roots) == 2 and all(window.takes.badge(t) == "Preview" for t in roots)
     take_len = window.studio.project.take(roots[0]).duration_s
     assert take_len == pytest.approx(TAKE_S, abs=128 / SR)
     assert window.waveform.duration == pytest.approx(take_len)
@@ -108,8 +108,8 @@ def test_compose_audition_continue_upsample_export_save_reopen_undo(qtbot, demo_
     assert len(children) == 1
     assert window.studio.project.take(children[0]).duration_s == pytest.approx(2 * take_len)
     _wait_job(qtbot, window, lambda: window.upsample([roots[0]]))
-    assert window.takes.badge(roots[0]) == "full"
-    assert set(window.studio.level_progress(roots[0])) == {0, 1, 2}
+    assert window.takes.badge(roots[0]) == "Full quality"
+    assert set(window.studio.level_spans(roots[0])) == {0, 1, 2}
 
     # export a WAV: 44.1 kHz, the take's length, with the reproducibility sidecar
     wav = tmp_path / "out" / "take1.wav"
@@ -142,5 +142,5 @@ def test_export_report_names_clipping_and_gain():
 
     report = ExportReport("/x/take.wav", None, "PCM_16", SR, SR * 2, 1.5, -4.5, 441)
     assert Studio().describe_export(report) == (
-        "Exported take.wav (2.00 s, PCM_16), normalised by -4.5 dB; 441 samples clipped (0.50%)."
+        "Exported take.wav to /x (2.00 s, 16-bit), normalised by -4.5 dB; 441 samples clipped (0.50%)."
     )

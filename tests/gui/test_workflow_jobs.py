@@ -86,18 +86,28 @@ def test_cancel_a_running_job_keeps_its_finished_windows(qtbot, window):
     assert state.status == "cancelled"
     top_tokens = window.studio.project.read_codes(take_id)[0].shape[0]
     assert state.codes[1].shape[1] == top_tokens * 4  # level 1 finished and kept
-    assert window.takes.badge(take_id) == "coarse"  # the take is untouched until the job finishes
-
-
-def test_a_failing_job_shows_its_message(qtbot, window):
-    window.song.total_seconds.setValue(10)  # below the demo top prior's minimum song length (17.84 s)
+    assert window.takes.badge(take_id) == "Preview"  # the take is untouched until the job finishes
+    assert row.resumable and "token" not in window.last_message
+    window.jobs.table.selectRow(window.jobs_model.row_of(job_id))
     with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
-        job_id = window.compose()
-    assert ended.args == [job_id, "failed"]
-    row = window.jobs_model.job(job_id)
-    assert "minimum" in row.message
-    assert window.last_message.startswith("Job failed:") and "minimum" in window.last_message
-    assert window.status.text() == window.last_message
+        window.jobs.resume_button.click()  # goes on from the kept windows
+    assert ended.args == [job_id, "done"], window.last_message
+    assert window.takes.badge(take_id) == "Full quality"
+
+
+def test_lengths_outside_the_model_are_refused_before_queueing(qtbot, window):
+    window.song.total_seconds.setValue(10)  # below the demo top prior's minimum song length (17.84 s)
+    assert window.song.total_seconds.value() == pytest.approx(17.9)  # constrained by the model
+    assert "17.9–599.9 s" in window.song.length_notice.text()
+    window.song.take_seconds.setValue(30)
+    assert window.song.take_seconds.value() == pytest.approx(17.9)  # a take is at most the song
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS):
+        window.song.take_seconds.setValue(0.1)
+        window.compose()
+    take_id = window.takes.take_ids()[0]
+    window.song.take_seconds.setValue(17.9)  # the take (0.1 s) plus 17.9 s ends after the song
+    assert window.continue_takes([take_id]) is None
+    assert "after the song" in window.last_message and len(window.jobs_model.jobs()) == 1
 
 
 def test_unfinished_jobs_are_offered_and_resumed_on_open(qtbot, window, tmp_path):
@@ -141,6 +151,12 @@ def test_upsample_a_region_and_hear_it_in_place(qtbot, window):
     end = first + codes.numel() * 8
     assert np.array_equal(mixed[:first], coarse[:first]) and np.array_equal(mixed[end:], coarse[end:])
     assert not np.allclose(mixed[first:end], coarse[first:end])  # the region is heard at level 0
+    spans = window.studio.level_spans(take_id)
+    assert spans[2] == [(pytest.approx(first / SR), pytest.approx(end / SR))]  # where it is, not from 0
+    assert spans[0] == [(0.0, pytest.approx(take.duration_s, abs=128 / SR))]
+    assert spans[1][0][0] == pytest.approx(first / SR)  # the middle level of the region is there too
+    assert window.takes.badge(take_id) == "partial: Full 0.1–0.2 s"
+    assert window.waveform.level_progress() == {}  # the live marker went with the job
 
 
 def test_continue_from_the_playhead_branches_off_there(qtbot, window):
@@ -186,7 +202,7 @@ def test_closing_the_window_during_a_job_offers_it_again(qtbot, window, audition
     with qtbot.waitSignal(again.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
         again.resume_unfinished()
     assert ended.args == [engine_id, "done"], again.last_message
-    assert again.takes.badge(take_id) == "full"
+    assert again.takes.badge(take_id) == "Full quality"
     again.close()
 
 
@@ -224,3 +240,23 @@ def test_opening_a_project_with_codes_but_no_previews_decodes_them(qtbot, window
     assert ended.args[1] == "done" and window.jobs_model.job(ended.args[0]).kind == "preview"
     assert window.studio.project.preview_levels(take_id) == [0]
     assert window.studio.takes_missing_preview() == []
+
+
+def test_a_composing_take_grows_from_its_saved_windows(qtbot, window):
+    window.song.take_seconds.setValue(0.3)
+    window.song.n_takes.setValue(2)
+    progressed = []
+    window.runner.worker.progressed.connect(lambda _j, p: progressed.append(p))
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
+        job_id = window.compose()
+        assert len(window.takes.take_ids()) == 2  # placeholders at once
+    assert ended.args == [job_id, "done"], window.last_message
+    studio = window.studio
+    first, whole = studio.grown_audio(job_id, 0)  # what the saved windows decode to
+    assert first == 0 and len(whole) == 2
+    take_ids = window.takes.take_ids()
+    for row, take_id in zip(whole, take_ids, strict=True):
+        assert np.allclose(row, studio.take_audio(take_id), atol=1e-5)  # the same audio the take has
+    start, tail = studio.grown_audio(job_id, 10_000)  # only the new part: from a token boundary on
+    assert start == 10_000 // 128 * 128 and len(tail[0]) == len(whole[0]) - start
+    assert np.abs(tail[0] - whole[0][start:]).max() < 0.05  # decoded with context: no seam
