@@ -3,7 +3,8 @@
     python scripts/make_tiny_dataset.py OUT_DIR [--clips-per-pair 24] [--seconds 8] [--seed 1913]
 
 Writes ``OUT_DIR/<style>-<instrument>-<n>.wav`` (44.1 kHz mono, 16 bit) and ``OUT_DIR/labels.csv``
-(``file,artist,genre,split``; the last ``--valid`` clips of each pair are ``valid``), the label file ``jukestudio-cli train`` reads. Everything is synthesised
+(``file,artist,genre,split``; the last ``--valid`` clips of each pair are ``valid``), the label file
+``jukestudio-cli train`` reads. Everything is synthesised
 with numpy from a fixed seed, so one command rebuilds the same files on any machine: no soundfont,
 no download.
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from jukestudio.bundled_model import BUNDLED_NAME
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
 
 EXIT_CANCELLED = 130
@@ -87,7 +88,11 @@ def _project_arg(parser: argparse.ArgumentParser) -> None:
 
 def _new_project_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("new project (when PROJECT_DIR has none)")
-    group.add_argument("--model", help="model name in the store, or a model folder")
+    group.add_argument(
+        "--model",
+        default=BUNDLED_NAME,
+        help=f"model name in the store, or a model folder (default: {BUNDLED_NAME}, shipped with jukestudio)",
+    )
     group.add_argument("--artist", default="unknown")
     group.add_argument("--genre", action="append", dest="genres", help="genre (repeat for several)")
     group.add_argument("--lyrics", default="", help="lyrics text")

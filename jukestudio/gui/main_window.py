@@ -16,6 +16,7 @@ from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QWidget
 
+from jukestudio.bundled_model import BUNDLED_NAME
 from jukestudio.gui import window_actions
 from jukestudio.gui.audition import Audition
 from jukestudio.gui.icons import icon
@@ -180,10 +181,10 @@ class MainWindow(QMainWindow):
         """List installed models in the background (the store imports torch); the picker fills when done."""
 
         def done(entries) -> None:
-            wanted = self.song.settings().model or self.settings.value("model/current", "", type=str) or None
+            wanted = self.song.settings().model or self.settings.value("model/current", "", type=str) or BUNDLED_NAME
             self.song.set_models([(e.name, e.status) for e in entries], wanted)
             if not entries:
-                self.show_message("No model installed: Models ▸ Manage models… imports one or adds the demo model.")
+                self.show_message("No model installed: Models ▸ Manage models… imports one.")
             self.models_listed.emit(len(entries))
             self.tasks.run(self.studio.warm_up, None, self._task_failed, label="import the sampling stack")
 
@@ -504,7 +505,7 @@ class MainWindow(QMainWindow):
         if self.song.model_combo.currentText():
             return True
         self.show_message(
-            "Choose a model first: import one, or add the demo model (no download) in the model manager.", error=True
+            "Choose a model first: import one in the model manager (jukestudio-tiny ships with the app).", error=True
         )
         self.show_model_manager()
         return False

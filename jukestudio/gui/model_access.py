@@ -17,6 +17,9 @@ class ModelEntry:
     usable: bool = True
 
 
+INSTRUMENTAL_NOTE = "This model is instrumental (its top prior reads no lyrics, like 5b): lyrics are not used."
+
+
 def vocabulary_for(config: Any) -> Vocabulary:
     """Picker search, name checks and dropped lyric characters for a model config (top prior's labels)."""
     from jukestudio.model import vocab
@@ -46,6 +49,7 @@ def vocabulary_for(config: Any) -> Vocabulary:
         is_genre=is_genre,
         dropped_positions=dropped,
         max_genres=int(top.max_nb_genres),
+        lyrics_note=None if top.has_lyrics else INSTRUMENTAL_NOTE,
     )
 
 

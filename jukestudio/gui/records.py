@@ -41,6 +41,7 @@ class Vocabulary:
     is_genre: Callable[[str], bool]
     dropped_positions: Callable[[str], Iterable[int]]
     max_genres: int = 1
+    lyrics_note: str | None = None  # why the lyrics editor is off (an instrumental model); None = lyrics used
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,9 @@ class SongPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(QLabel("Lyrics", self))
+        self.lyrics_label = QLabel("Lyrics", self)
+        self.lyrics_label.setWordWrap(True)
+        layout.addWidget(self.lyrics_label)
         layout.addWidget(self.lyrics, 1)
         layout.addWidget(self.prompt_label)
         layout.addWidget(self.compose_button)
@@ -138,6 +140,10 @@ class SongPanel(QWidget):
         self.model_changed.emit(self.model_combo.currentText())
 
     def set_vocabulary(self, vocab: Vocabulary | None) -> None:
+        note = vocab.lyrics_note if vocab is not None else None
+        self.lyrics.setEnabled(note is None)  # an instrumental model: the text stays, it is just not used
+        self.lyrics.setToolTip(note or "")
+        self.lyrics_label.setText(f"Lyrics — {note}" if note else "Lyrics")
         if vocab is None:
             self.artist.set_search(None)
             self.genres.set_search(None)

@@ -66,7 +66,11 @@ def onset_times(audio: np.ndarray, sr: int) -> np.ndarray:
     padded = np.pad(flux, half, mode="edge")
     local = np.array([np.median(padded[i : i + 2 * half + 1]) for i in range(len(flux))])
     threshold = local + 0.1 + 0.5 * np.median(flux)
-    peaks = [i for i in range(1, len(flux) - 1) if flux[i] >= threshold[i] and flux[i] >= flux[i - 1] and flux[i] > flux[i + 1]]
+    peaks = [
+        i
+        for i in range(1, len(flux) - 1)
+        if flux[i] >= threshold[i] and flux[i] >= flux[i - 1] and flux[i] > flux[i + 1]
+    ]
     times, last = [], -1.0
     for i in peaks:
         t = (i + 1) * 256 / sr

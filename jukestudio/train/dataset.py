@@ -72,7 +72,9 @@ def read_labels(folder: Path) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def load_clips(folder: str | Path, splits: Sequence[str] = ("train", "valid"), min_seconds: float = 1.0) -> LabelledClips:
+def load_clips(
+    folder: str | Path, splits: Sequence[str] = ("train", "valid"), min_seconds: float = 1.0
+) -> LabelledClips:
     """Decode every listed file of the given splits (44.1 kHz mono float32)."""
     folder = Path(folder)
     clips = []

@@ -98,7 +98,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def run_stage(
-    stage: Stage, schedule: Schedule, folder: Path, progress: ProgressCallback | None = None, stop_after: int | None = None
+    stage: Stage,
+    schedule: Schedule,
+    folder: Path,
+    progress: ProgressCallback | None = None,
+    stop_after: int | None = None,
 ) -> list[dict[str, float]]:
     """Train ``stage`` to ``schedule.steps`` (resuming from ``folder/checkpoint.pt`` if there is one).
 
@@ -142,9 +146,9 @@ def run_stage(
         )
         write_curves(folder, rows)
 
-    began, done_here = time.monotonic(), 0
+    began = time.monotonic()
     recent: list[dict[str, float]] = []
-    for step in range(start, schedule.steps):
+    for done_here, step in enumerate(range(start, schedule.steps), start=1):
         for group in stage.optimizer.param_groups:
             group["lr"] = schedule.lr_at(step)
         stage.optimizer.zero_grad(set_to_none=True)
@@ -153,7 +157,6 @@ def run_stage(
             torch.nn.utils.clip_grad_norm_(stage.module.parameters(), schedule.clip_grad)
         stage.optimizer.step()
         recent.append(metrics)
-        done_here += 1
         finished = step + 1
         if finished % schedule.log_every == 0 or finished == schedule.steps:
             row = {"step": float(finished), "lr": schedule.lr_at(step)}

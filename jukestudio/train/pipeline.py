@@ -109,7 +109,11 @@ def finished_state(run_dir: Path, stage: str) -> dict[str, torch.Tensor]:
 
 
 def train_vqvae(
-    run_dir: Path, clips: LabelledClips, plan: Plan, progress: ProgressCallback | None = None, stop_after: int | None = None
+    run_dir: Path,
+    clips: LabelledClips,
+    plan: Plan,
+    progress: ProgressCallback | None = None,
+    stop_after: int | None = None,
 ) -> list[dict[str, float]]:
     config = run_config(run_dir)
     model = JukeboxVQVAE(config.vqvae_config)
@@ -178,10 +182,18 @@ def train_all(
 
 def finished_states(run_dir: Path) -> dict[str, dict[str, torch.Tensor]]:
     """Component state dicts (``vqvae``, ``prior_0`` …) of the stages trained so far."""
+    plan = _read_run(run_dir).get("plan", {})
+    wanted = {"vqvae": plan.get("vqvae", {}).get("steps")}
+    wanted.update({f"prior_{i}": s.get("steps") for i, s in enumerate(plan.get("priors", []))})
     states = {}
     for component in COMPONENTS:
-        if (run_dir / component / CHECKPOINT).is_file():
-            states[component] = finished_state(run_dir, component)
+        path = run_dir / component / CHECKPOINT
+        if path.is_file():
+            checkpoint = load_checkpoint(path)
+            steps = wanted.get(component)
+            if steps is not None and int(checkpoint["step"]) < int(steps):
+                raise RunError(f"{run_dir}: {component} is at step {checkpoint['step']} of {steps}; finish it first")
+            states[component] = checkpoint["model"]
     if "vqvae" not in states:
         raise RunError(f"{run_dir}: nothing trained yet")
     return states

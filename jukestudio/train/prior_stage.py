@@ -4,7 +4,9 @@ The data are encoded once (``encode_clips``); a batch is random windows of ``n_c
 prior's level with their clips' labels, and, for an upsampler, the codes of the level above under
 the window (exactly what sampling conditions on). The top prior's timing signal sees random declared
 song lengths and offsets, so it learns that the music does not depend on them and any song length
-in its range samples alike.
+in its range samples alike. Labels are dropped to "unknown" (id 0) now and then (``LABEL_DROPOUT``,
+artist and genre independently), so a song with an unknown artist or genre samples from what the
+model learned of all of them instead of from an untrained embedding.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from jukestudio.train.dataset import Clip
 from jukestudio.train.loop import Schedule, Stage
 
 ENCODE_SECONDS = 4.0  # encode clips in pieces of this length (bounded memory)
+LABEL_DROPOUT = 0.15
+UNKNOWN_ID = 0  # "unknown" in the v2 and v3 tables
 
 
 @torch.inference_mode()
@@ -78,7 +82,13 @@ def prior_batch(
             conds.append(upper[start // d : (start + n_ctx) // d])
         clip_samples = len(level_codes) * prior.raw_to_tokens
         total, offset = _timing(prior, clip_samples, generator)
-        rows.append(prior.get_metadata(labels[clip : clip + 1], start, total, offset))
+        row = labels[clip : clip + 1].clone()
+        drop = torch.rand(2, generator=generator) < LABEL_DROPOUT
+        if drop[0]:
+            row[:, 3] = UNKNOWN_ID
+        if drop[1]:
+            row[:, 4:] = torch.where(row[:, 4:] >= 0, UNKNOWN_ID, row[:, 4:])
+        rows.append(prior.get_metadata(row, start, total, offset))
     music_tokens_conds = [torch.stack(conds)] if conds else None
     return torch.stack(tokens), music_tokens_conds, torch.cat(rows)
 
@@ -98,7 +108,7 @@ def prior_stage(
 
     def step(index: int, generator: torch.Generator) -> dict[str, float]:
         tokens, conds, metadata = prior_batch(prior, codes, labels, schedule.batch_size, generator)
-        loss, metrics = prior.forward_tokens(tokens, conds, metadata)
+        loss, _ = prior.forward_tokens(tokens, conds, metadata)
         loss.backward()
         return {"loss": float(loss.detach())}
 
