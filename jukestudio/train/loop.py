@@ -7,7 +7,8 @@ again continues to the same result as a run that was never interrupted (same see
 
     RUN_DIR/<stage>/checkpoint.pt   latest state (written atomically every ``checkpoint_every`` steps)
     RUN_DIR/<stage>/loss.csv        one row per logged step
-    RUN_DIR/<stage>/loss.png        the curves (when matplotlib is installed)
+    RUN_DIR/<stage>/loss.png        the curves (when matplotlib is installed; at the end of a call and
+                                    at most every ``PLOT_EVERY_S`` seconds, drawing costs seconds)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
 CURVES = "loss.csv"
 PLOT = "loss.png"
+PLOT_EVERY_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,10 @@ def run_stage(
             stage.on_start(generator)
     stage.module.train()
 
-    def save(step: int) -> None:
+    last_plot = time.monotonic()
+
+    def save(step: int, final: bool) -> None:
+        nonlocal last_plot
         _save(
             ckpt_path,
             {
@@ -144,7 +149,10 @@ def run_stage(
                 "step": step,
             },
         )
-        write_curves(folder, rows)
+        plot = final or time.monotonic() - last_plot > PLOT_EVERY_S
+        write_curves(folder, rows, plot=plot)
+        if plot:
+            last_plot = time.monotonic()
 
     began = time.monotonic()
     recent: list[dict[str, float]] = []
@@ -169,17 +177,18 @@ def run_stage(
             eta = (schedule.steps - finished) / speed if speed > 0 else None
             if progress is not None:
                 progress(TrainProgress(stage.name, finished, schedule.steps, row["loss"], speed, eta))
+        stopping = stop_after is not None and done_here >= stop_after
         if finished % schedule.checkpoint_every == 0 or finished == schedule.steps:
-            save(finished)
-        if stop_after is not None and done_here >= stop_after:
+            save(finished, final=finished == schedule.steps or stopping)
+        if stopping:
             break
     if start >= schedule.steps:
         write_curves(folder, rows)
     return rows
 
 
-def write_curves(folder: Path, rows: list[dict[str, float]]) -> None:
-    """``loss.csv`` (atomically) and, with matplotlib, ``loss.png``."""
+def write_curves(folder: Path, rows: list[dict[str, float]], plot: bool = True) -> None:
+    """``loss.csv`` (atomically) and, with matplotlib and ``plot``, ``loss.png``."""
     if not rows:
         return
     keys = list(rows[0])
@@ -189,7 +198,8 @@ def write_curves(folder: Path, rows: list[dict[str, float]]) -> None:
     for row in rows:
         writer.writerow({k: f"{row.get(k, float('nan')):.6g}" for k in keys})
     atomic_write_text(folder / CURVES, buffer.getvalue())
-    plot_curves(folder, rows)
+    if plot:
+        plot_curves(folder, rows)
 
 
 def plot_curves(folder: Path, rows: list[dict[str, float]]) -> bool:
