@@ -78,6 +78,7 @@ def main() -> None:
         if TARGET.exists():
             shutil.rmtree(TARGET)
         shutil.copytree(info.path, TARGET)
+        TARGET.chmod(0o755)  # the store makes private folders; the repository copy is for everyone
     (TARGET / "training.json").write_text(json.dumps(training, indent=2) + "\n", encoding="utf-8")
     size = sum(f.stat().st_size for f in TARGET.iterdir())
     print(f"wrote {TARGET} ({size / 1e6:.1f} MB)")
