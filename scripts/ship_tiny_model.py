@@ -69,6 +69,7 @@ def main() -> None:
                 "command": "jukestudio-cli train all DATA_DIR --out RUN_DIR (the tiny recipe, seed 1913, 1 thread)",
                 "plan": run.get("plan"),
                 "wall_seconds": run.get("wall_s"),
+                "note": run.get("note", ""),
                 "machine": "2 shared CPU cores, torch.set_num_threads(1) per stage, top prior and "
                 "upsamplers trained side by side",
                 "final_losses": final_losses(args.run_dir),
