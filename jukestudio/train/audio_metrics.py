@@ -5,7 +5,9 @@ and how close is a reconstruction. No torch, no Qt.
   ≈ 0.5 with these frames, a pure tone ≈ 0); the median over frames with sound is reported.
 * ``onset_rate``: onsets per second from half-wave-rectified log-spectral flux with an adaptive
   threshold (median + margin) and a 50 ms minimum spacing.
-* ``spectral_centroid``: magnitude-weighted mean frequency (Hz) over frames with sound.
+* ``spectral_centroid``: magnitude-weighted mean frequency (Hz) over frames with sound; with
+  ``power=True`` power-weighted, which a broadband floor far below the partials (a decoder's hiss)
+  does not dominate.
 * ``spectral_convergence`` / ``snr_db``: reconstruction error of ``estimate`` against ``reference``.
 """
 
@@ -86,13 +88,13 @@ def onset_rate(audio: np.ndarray, sr: int) -> float:
     return float(len(onset_times(audio, sr)) / seconds) if seconds > 0 else 0.0
 
 
-def spectral_centroid(audio: np.ndarray, sr: int) -> float:
-    """Mean spectral centroid (Hz) of the frames with sound."""
-    power = _frames_power(audio)
-    loud = _loud(power, -40.0)
+def spectral_centroid(audio: np.ndarray, sr: int, power: bool = False) -> float:
+    """Mean spectral centroid (Hz) of the frames with sound (weights: magnitudes, or powers)."""
+    frames = _frames_power(audio)
+    loud = _loud(frames, -40.0)
     if not loud.any():
         return 0.0
-    mag = np.sqrt(power[loud])
+    mag = frames[loud] if power else np.sqrt(frames[loud])
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr)
     return float(np.mean((mag * freqs[None, :]).sum(axis=1) / np.maximum(mag.sum(axis=1), 1e-12)))
 

@@ -80,7 +80,7 @@ def tiny_plan(seed: int = 1913, scale: float = 1.0) -> Plan:
     return Plan(
         vqvae=Schedule(steps=steps(600), batch_size=4, lr=6e-4, warmup=min(40, steps(600) // 2), seed=seed),
         priors=(
-            Schedule(steps=steps(2000), batch_size=4, lr=2e-3, warmup=min(40, steps(2000) // 2), seed=seed + 1),
+            Schedule(steps=steps(3000), batch_size=4, lr=2e-3, warmup=min(40, steps(3000) // 2), seed=seed + 1),
             Schedule(steps=steps(1200), batch_size=8, lr=1e-3, warmup=min(40, steps(1200) // 2), seed=seed + 2),
             Schedule(steps=steps(1200), batch_size=8, lr=1e-3, warmup=min(40, steps(1200) // 2), seed=seed + 3),
         ),
