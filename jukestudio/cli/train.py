@@ -72,8 +72,8 @@ def _train(args: argparse.Namespace) -> int:
     config = architecture(args.arch)
     plan = PLANS[args.arch](seed=args.seed, scale=args.scale)
     try:
+        clips = load_clips(args.data_dir, splits=("train",))  # bad data: nothing is created
         pipeline.start_run(args.out, config, args.data_dir, plan)
-        clips = load_clips(args.data_dir, splits=("train",))
         if args.stage in ("all", "vqvae"):
             pipeline.train_vqvae(args.out, clips, plan, _report)
         if args.stage == "all":

@@ -173,8 +173,8 @@ def train_all(
     data_dir: Path, run_dir: Path, config: JukeboxConfig, plan: Plan, progress: ProgressCallback | None = None
 ) -> None:
     """The VQ-VAE, then the top prior and the two upsamplers; finished stages are skipped."""
+    clips = load_clips(data_dir, splits=("train",))  # bad data: nothing is created
     start_run(run_dir, config, data_dir, plan)
-    clips = load_clips(data_dir, splits=("train",))
     train_vqvae(run_dir, clips, plan, progress)
     for level in range(len(config.prior_configs)):
         train_prior(run_dir, clips, plan, level, progress)
