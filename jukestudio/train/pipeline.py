@@ -13,6 +13,7 @@ model entry like any imported model.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -22,7 +23,7 @@ from typing import Any
 
 import torch
 
-from jukestudio.atomic import atomic_write_json
+from jukestudio.atomic import atomic_write_bytes, atomic_write_json
 from jukestudio.model.config import JukeboxConfig
 from jukestudio.model.prior import JukeboxPrior
 from jukestudio.model.vqvae import JukeboxVQVAE
@@ -136,10 +137,6 @@ def _codes(run_dir: Path, clips: LabelledClips, config: JukeboxConfig) -> list[l
     vqvae = JukeboxVQVAE(config.vqvae_config)
     vqvae.load_state_dict(vq_state)
     codes = encode_clips(vqvae, clips.split("train"))
-    import io
-
-    from jukestudio.atomic import atomic_write_bytes
-
     buffer = io.BytesIO()
     torch.save({"names": names, "codes": codes}, buffer)
     atomic_write_bytes(path, buffer.getvalue())
