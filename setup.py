@@ -9,6 +9,6 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["jukestudio", "jukestudio.*"]), "jukestudio.resources"],
     package_dir={"jukestudio.resources": "resources"},
-    package_data={"jukestudio.resources": ["vocab/*", "icons/*", "*.md"]},
+    package_data={"jukestudio.resources": ["vocab/*", "icons/*", "models/*/*", "*.md"]},
     include_package_data=False,
 )

@@ -1,1 +1,2 @@
-"""Package data: vocab tables (OpenAI Noncommercial Use License, see vocab/LICENSE) and icons."""
+"""Package data: vocab tables (OpenAI Noncommercial Use License, see vocab/LICENSE), icons and the
+bundled ``jukestudio-tiny`` model (``models/``)."""

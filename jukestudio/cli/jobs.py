@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from jukestudio import limits
+from jukestudio.bundled_model import BUNDLED_NAME
 from jukestudio.cli import arguments as typed
 from jukestudio.cli import checks
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
@@ -117,7 +118,10 @@ def _project_settings_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "project settings (a new project starts with them; on an existing one they change its settings)"
     )
-    group.add_argument("--model", help="model name in the store, or a model folder")
+    group.add_argument(
+        "--model",
+        help=f"model name in the store, or a model folder (a new project: {BUNDLED_NAME}, shipped with jukestudio)",
+    )
     group.add_argument("--artist", type=typed.text(what="--artist"), help="artist to condition on (default: unknown)")
     group.add_argument(
         "--genre", type=typed.text(what="--genre"), action="append", dest="genres", help="genre (repeat for several)"
@@ -250,10 +254,7 @@ def _project_for_compose(args: argparse.Namespace) -> tuple[Any, Any, dict[str, 
         return project, _settings_with(current, changes), changes
     if args.project.exists() and (not args.project.is_dir() or any(args.project.iterdir())):
         raise checks.UsageError(f"{args.project}: not a project and not empty; give a new or empty folder")
-    if "model" not in changes:
-        raise checks.UsageError(
-            f"{args.project}: not a project yet; give --model (and --artist, --genre, --lyrics) to create it"
-        )
+    changes.setdefault("model", BUNDLED_NAME)  # a new project composes with the shipped model by default
     fresh = {"n_takes": args.takes, "take_length_s": args.seconds}
     return None, _settings_with(ProjectSettings(), {**changes, **{k: v for k, v in fresh.items() if v}}), changes
 

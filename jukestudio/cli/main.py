@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from jukestudio import __version__
-from jukestudio.cli import jobs, models
+from jukestudio.cli import jobs, models, train
 from jukestudio.cli.errors import EXIT_ERROR, describe_failure
 from jukestudio.logsetup import setup_logging
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     models.register(commands)
     jobs.register(commands)
+    train.register(commands)
     return parser
 
 

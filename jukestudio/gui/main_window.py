@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from jukestudio.audio.peaks import PeakPyramid
+from jukestudio.bundled_model import BUNDLED_NAME
 from jukestudio.gui import window_actions
 from jukestudio.gui.audition import Audition
 from jukestudio.gui.growing import GrowingTakes, is_placeholder
@@ -290,10 +291,11 @@ class MainWindow(QMainWindow):
         """List installed models in the background (the store imports torch); the picker fills when done."""
 
         def done(entries) -> None:
-            wanted = self.song.model_combo.currentText() or self.settings.value("model/current", "", type=str) or None
+            saved = self.settings.value("model/current", "", type=str)
+            wanted = self.song.model_combo.currentText() or saved or BUNDLED_NAME
             self.song.set_models([(e.name, e.status) for e in entries], wanted)
             if not entries:
-                self.show_message("No model installed: Models ▸ Manage models… imports one or adds the demo model.")
+                self.show_message("No model installed: Models ▸ Manage models… imports one.")
             self.models_listed.emit(len(entries))
             self.tasks.run(self.studio.warm_up, None, self._task_failed, label="import the sampling stack")
 
@@ -719,7 +721,7 @@ class MainWindow(QMainWindow):
         if self.song.model_combo.currentText():
             return True
         self.show_message(
-            "Choose a model first: import one, or add the demo model (no download) in the model manager.",
+            "Choose a model first: import or download one in the model manager (jukestudio-tiny ships with the app).",
             error=True,
             topic="model",
         )

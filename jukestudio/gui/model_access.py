@@ -18,6 +18,9 @@ class ModelEntry:
     usable: bool = True
 
 
+INSTRUMENTAL_NOTE = "This model is instrumental (its top prior reads no lyrics, like 5b): lyrics are not used."
+
+
 def vocabulary_for(config: Any) -> Vocabulary:
     """Picker search, name checks and dropped lyric characters for a model config (top prior's labels)."""
     from jukestudio.model import vocab
@@ -65,6 +68,7 @@ def vocabulary_for(config: Any) -> Vocabulary:
         has_lyrics=any(p.has_lyrics for p in config.prior_configs),
         min_song_s=max([p.min_duration or 0.0 for p in config.prior_configs] or [0.0]),
         max_song_s=min([p.max_duration for p in config.prior_configs if p.max_duration] or [600.0]),
+        lyrics_note=None if top.has_lyrics else INSTRUMENTAL_NOTE,
     )
 
 

@@ -78,7 +78,6 @@ class ModelManagerDialog(QDialog):
             ("Download from Hugging Face…", self.open_download),
             ("Import Hugging Face folder…", self._ask_hf_folder),
             ("Import OpenAI files…", self._ask_openai_files),
-            ("Add demo model", self.add_demo),
             ("Verify", self.verify_selected),
             ("Remove", self.remove_selected),
         ):
@@ -88,8 +87,8 @@ class ModelManagerDialog(QDialog):
             if text in ("Verify", "Remove"):
                 setattr(self, f"{text.lower()}_button", button)
         note = QLabel(
-            "The <b>demo model</b> is small and has random weights: it produces noise, but every workflow "
-            "can be tried with it without downloading anything.",
+            "<b>jukestudio-tiny</b> ships with the app: a small instrumental model trained on synthetic "
+            "chorales, folk dances and arpeggios (see docs/tiny-model.md). Import a released model for real songs.",
             self,
         )
         note.setWordWrap(True)

@@ -31,6 +31,7 @@ class Vocabulary:
     has_lyrics: bool = True
     min_song_s: float = 0.0  # the declared song length the model was trained for: min ≤ length < max
     max_song_s: float = 600.0
+    lyrics_note: str | None = None  # why the lyrics editor is off (an instrumental model); None = lyrics used
 
 
 def check_inputs(vocab: Vocabulary | None, artist: str, genres: list[str], lyrics: str) -> InputCheck:

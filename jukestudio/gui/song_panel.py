@@ -200,7 +200,9 @@ class SongPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(QLabel("Lyrics", self))
+        self.lyrics_label = QLabel("Lyrics", self)
+        self.lyrics_label.setWordWrap(True)
+        layout.addWidget(self.lyrics_label)
         layout.addWidget(self.lyrics, 1)
         layout.addWidget(self.prompt_chip)
         layout.addWidget(self.compose_button)
@@ -246,6 +248,10 @@ class SongPanel(QWidget):
         self._vocab = vocab
         self._update_input_notice()
         self._apply_length_limits(vocab)
+        note = vocab.lyrics_note if vocab is not None else None
+        self.lyrics.setEnabled(note is None)  # an instrumental model: the text stays, it is just not used
+        self.lyrics.setToolTip(note or "")
+        self.lyrics_label.setText(f"Lyrics — {note}" if note else "Lyrics")
         if vocab is None:
             self.artist.set_search(None)
             self.genres.set_search(None)

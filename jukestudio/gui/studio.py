@@ -80,7 +80,14 @@ class Studio:
         import jukestudio.model.weights.loader  # noqa: F401
 
     def list_models(self) -> list[ModelEntry]:
-        """Installed models for the picker (imports torch: call it off the GUI thread)."""
+        """Installed models for the picker, the bundled ``jukestudio-tiny`` installed first if needed
+        (imports torch: call it off the GUI thread)."""
+        from jukestudio.model.weights.bundled import ensure_bundled_model
+
+        try:
+            ensure_bundled_model()
+        except OSError as exc:  # a full or read-only disk: list what is there
+            log.warning("could not install the bundled model: %s", exc)
         return [model_entry(info) for info in self.store_models()]
 
     def store_models(self) -> list[Any]:

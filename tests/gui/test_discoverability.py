@@ -58,8 +58,8 @@ def test_save_as_and_rename_the_auto_created_project(qtbot, window, tmp_path):
 
 
 def test_real_studio_save_as_and_rename(tmp_path):
-    from jukestudio.project import ProjectSettings
     from jukestudio.gui.studio import Studio
+    from jukestudio.project import ProjectSettings
 
     studio = Studio()
     studio.new_project(tmp_path / "untitled-1", ProjectSettings(model="demo"))

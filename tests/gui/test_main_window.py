@@ -172,9 +172,11 @@ def test_unusable_drop_is_refused(qtbot, window, tmp_path):
     assert not _drop(window, text)
 
 
-def test_compose_without_a_model_opens_the_model_manager(qtbot, tmp_path, audition):
+def test_compose_without_a_model_opens_the_model_manager(qtbot, tmp_path, audition, monkeypatch):
     from jukestudio.gui.studio import Studio
+    from jukestudio.model.weights import bundled
 
+    monkeypatch.setattr(bundled, "bundled_dir", lambda: None)  # a build that ships no jukestudio-tiny
     w = MainWindow(Studio(), audition)  # a fresh home: no model installed
     qtbot.addWidget(w)
     with qtbot.waitSignal(w.models_listed, timeout=30_000) as listed:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from jukestudio.gui.model_manager import PARTS, ModelManagerDialog
+from jukestudio.gui.settings import app_settings
 from jukestudio.gui.studio import Studio
 from tests.conftest import ORIG_TINY
 
@@ -56,8 +57,9 @@ def test_a_bad_import_shows_the_store_error(qtbot, dialog, tmp_path):
 def test_demo_model_is_labelled_and_drives_the_song_panel(qtbot, dialog, audition):
     from jukestudio.gui.main_window import MainWindow
 
-    assert _run(qtbot, dialog, dialog.add_demo) == "done"
+    assert _run(qtbot, dialog, dialog.add_demo) == "done"  # tests only: the window offers no demo button
     assert "random weights" in _row(dialog, "demo")[1]
+    app_settings().setValue("model/current", "demo")
     window = MainWindow(Studio(), audition)
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.vocabulary_ready, timeout=30_000):

@@ -59,7 +59,6 @@ def test_model_parts_and_resumed_jobs_in_words():
 
 def test_resumed_job_label_names_no_engine_id(tmp_path):
     from jukestudio.engine.state import JobRecord
-
     from jukestudio.gui.studio import Studio
 
     studio = Studio()

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 
 from jukestudio.audio.export import sidecar_path_for
 from jukestudio.gui.main_window import MainWindow
+from jukestudio.gui.settings import app_settings
 from jukestudio.gui.studio import Studio
 
 SR = 44100
@@ -24,6 +25,7 @@ JOB_TIMEOUT_MS = 120_000
 @pytest.fixture
 def demo_model():
     Studio().ensure_demo_model()
+    app_settings().setValue("model/current", "demo")  # the window picks the bundled model otherwise
 
 
 def _window(qtbot, audition) -> MainWindow:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from jukestudio.engine.state import JobState
 from jukestudio.gui.main_window import MainWindow
+from jukestudio.gui.settings import app_settings
 from jukestudio.gui.studio import Studio
 
 SR = 44100
@@ -21,6 +22,7 @@ JOB_TIMEOUT_MS = 120_000
 @pytest.fixture
 def window(qtbot, audition, tmp_path):
     Studio().ensure_demo_model()
+    app_settings().setValue("model/current", "demo")  # the window picks the bundled model otherwise
     w = MainWindow(Studio(), audition)
     qtbot.addWidget(w)
     with qtbot.waitSignal(w.vocabulary_ready, timeout=30_000):

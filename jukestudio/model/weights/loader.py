@@ -19,6 +19,7 @@ from torch import nn
 from jukestudio import paths
 from jukestudio.model.config import JukeboxConfig
 from jukestudio.model.modeling import JukeboxModel
+from jukestudio.model.weights.bundled import BUNDLED_NAME, ensure_bundled_model
 from jukestudio.model.weights.demo import DEMO_NAME, ensure_demo_model
 from jukestudio.model.weights.errors import CheckpointError
 from jukestudio.model.weights.hf_format import TensorSource, is_hf_folder, read_hf_folder, shape_view
@@ -40,6 +41,8 @@ def open_weights(name_or_path: str | os.PathLike[str]) -> tuple[JukeboxConfig, d
     text = os.fspath(name_or_path)
     if text == DEMO_NAME and not (paths.model_store_dir() / text).is_dir():
         ensure_demo_model()  # made on first use from a fixed seed; nothing is shipped
+    if text == BUNDLED_NAME:
+        ensure_bundled_model()  # shipped in the package; (re)installed when missing or outdated
     if _NAME.match(text) and (paths.model_store_dir() / text).is_dir():
         folder = paths.model_store_dir() / text
         config, sources, _ = entry_sources(folder)
