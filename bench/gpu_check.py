@@ -197,22 +197,22 @@ def forced_logits(prior: JukeboxPrior, kw: dict[str, Any], n_tokens: int, tokens
     """Log-probabilities per sampled step (and the tokens), teacher-forced along ``tokens`` if given."""
     import jukestudio.model.transformer as transformer_module
 
-    draw = transformer_module.sample_logits
+    draw = transformer_module.draw_tokens
     logps: list[torch.Tensor] = []
     drawn: list[torch.Tensor] = []
 
-    def record(logits, temp=1.0, top_k=0, top_p=0.0, generator=None):
+    def record(logits, params, level, generator=None):
         logps.append(torch.log_softmax(logits.float(), dim=-1))
-        token = draw(logits, temp, top_k, top_p, generator) if tokens is None else tokens[len(logps) - 1]
+        token = draw(logits, params, level, generator) if tokens is None else tokens[len(logps) - 1]
         drawn.append(token)
         return token
 
-    transformer_module.sample_logits = record
+    transformer_module.draw_tokens = record
     try:
         with torch.inference_mode():
             prior.sample(1, sample_tokens=n_tokens, generator=device_generator(prior_device(prior), 3), **kw)
     finally:
-        transformer_module.sample_logits = draw
+        transformer_module.draw_tokens = draw
     return logps, drawn
 
 
@@ -284,7 +284,7 @@ def kill_resume_model(quick: bool, device: torch.device) -> Any:
 def child_job(folder: str, device: str, quick: bool, kill_after: int | None) -> int:
     """Run (or resume) the job in ``folder`` (``--child-job``); with ``kill_after`` the process SIGKILLs
     itself at that cancel poll (the engine polls once per sampled token): a kill in mid-window."""
-    from jukestudio.engine import jobs
+    from jukestudio.engine import runner
     from jukestudio.engine.progress import CancelToken
 
     class KillingToken(CancelToken):
@@ -297,14 +297,16 @@ def child_job(folder: str, device: str, quick: bool, kill_after: int | None) -> 
 
     logging.disable(logging.WARNING)
     model = kill_resume_model(quick, torch.device(device))
-    jobs.run_job(folder, model=model, device=device, cancel=KillingToken(), finish=lambda state, model: [])
+    runner.run_job(folder, model=model, device=device, cancel=KillingToken())
     return 0
 
 
 def check_kill_resume(ctx: Context) -> dict[str, Any]:
-    from jukestudio.engine import jobs
+    from jukestudio.engine import jobs, runner
     from jukestudio.engine.state import JobState
     from jukestudio.model import sample_loop
+    from jukestudio.model.sampling_params import SamplingParams
+    from jukestudio.project import Project, ProjectSettings
 
     model = kill_resume_model(ctx.quick, ctx.device)
     labels = [prior_labels(p, 1, torch.device("cpu")) for p in model.priors]
@@ -312,15 +314,17 @@ def check_kill_resume(ctx: Context) -> dict[str, Any]:
         folders = []
         for name in ("whole", "killed"):
             settings = jobs.compose_settings(
-                model.config, 0.35, total_seconds=30.0, levels=(0,), seed=9, device=str(ctx.device), max_batch_size=2,
+                model.config, 0.35, total_seconds=30.0, levels=(0,), device=str(ctx.device),
+                params=SamplingParams(seed=9, max_batch_size=2),
             )  # fmt: skip
+            project = Project.create(Path(tmp) / name, ProjectSettings(model="gpu-check"))  # the job's takes go here
             state = jobs.create_job(
-                Path(tmp) / name, "compose", model_name="gpu-check", config=model.config,
+                project.folder, "compose", model_name="gpu-check", config=model.config,
                 codes=[torch.zeros(2, 0, dtype=torch.long) for _ in range(3)], labels=labels, settings=settings,
             )  # fmt: skip
             folders.append(state.folder)
         level = JobState.load(folders[0]).info["progress"]["levels"]["0"]
-        jobs.run_job(folders[0], model=model, device=ctx.device, finish=lambda state, model: [])
+        runner.run_job(folders[0], model=model, device=ctx.device)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         cmd = [sys.executable, str(Path(__file__).resolve()), "--device", str(ctx.device), "--child-job"]
         cmd += [str(folders[1]), *(["--quick"] if ctx.quick else [])]

@@ -191,15 +191,15 @@ def fast_preview_kl(ours: JukeboxModel, n_tokens: int) -> float:
 
     prior = ours.priors[0]
     metadata = prior.get_metadata(labels(1)[0], 0, (n_tokens + 1) * 128)
-    draw = transformer_module.sample_logits
+    draw = transformer_module.draw_tokens
     runs: dict[str, list[torch.Tensor]] = {"fp32": [], "int8": []}
     tokens: list[torch.Tensor] = []
 
     def recorder(name: str):
-        def record(logits, temp=1.0, top_k=0, top_p=0.0, generator=None):
+        def record(logits, params, level, generator=None):
             runs[name].append(torch.log_softmax(logits.float(), dim=-1))
             if name == "fp32":
-                tokens.append(draw(logits, temp, top_k, top_p, generator))
+                tokens.append(draw(logits, params, level, generator))
                 return tokens[-1]
             return tokens[len(runs[name]) - 1]
 
@@ -207,13 +207,13 @@ def fast_preview_kl(ours: JukeboxModel, n_tokens: int) -> float:
 
     try:
         with torch.inference_mode():
-            transformer_module.sample_logits = recorder("fp32")
+            transformer_module.draw_tokens = recorder("fp32")
             prior.sample(1, metadata=metadata, sample_tokens=n_tokens, generator=torch.Generator().manual_seed(5))
-            transformer_module.sample_logits = recorder("int8")
+            transformer_module.draw_tokens = recorder("int8")
             with fast_preview(prior, torch.device("cpu")):
                 prior.sample(1, metadata=metadata, sample_tokens=n_tokens, generator=torch.Generator().manual_seed(5))
     finally:
-        transformer_module.sample_logits = draw
+        transformer_module.draw_tokens = draw
     p, q = torch.stack(runs["fp32"]), torch.stack(runs["int8"])
     return float((p.exp() * (p - q)).sum(-1).mean())
 
