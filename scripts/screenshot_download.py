@@ -26,8 +26,8 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     from PySide6.QtWidgets import QApplication
 
-    from jukestudio.gui.model_manager import ModelManagerDialog
     from jukestudio.gui.studio import Studio
+    from jukestudio.gui.widgets.model_manager import ModelManagerDialog
     from tests.hub.fake_hub import FakeHub, build_tiny_repo
 
     out = ROOT / "docs" / "screenshots"
@@ -59,7 +59,7 @@ def main() -> int:
         settle()
         download.grab().save(str(out / "download-catalogue.png"))
 
-        from jukestudio.gui.model_download import LicenseDialog
+        from jukestudio.gui.widgets.model_download import LicenseDialog
         from jukestudio.hub import catalogue
 
         shown = LicenseDialog("openai/jukebox-1b-lyrics", catalogue.LICENSE_NAME, catalogue.license_text(), download)

@@ -33,15 +33,15 @@ from jukestudio.gui import window_actions
 from jukestudio.gui.audition import Audition
 from jukestudio.gui.growing import GrowingTakes, is_placeholder
 from jukestudio.gui.icons import icon
-from jukestudio.gui.jobs_panel import JobsModel, JobsPanel
-from jukestudio.gui.notices import EmptyState, ResumeBanner
 from jukestudio.gui.settings import add_recent_project, app_settings, last_take, recent_projects, remember_take
-from jukestudio.gui.song_panel import SongPanel
 from jukestudio.gui.studio import AUDIO_EXTENSIONS, JobSpec, Studio
-from jukestudio.gui.takes_panel import TakesPanel
 from jukestudio.gui.tasks import BackgroundTasks
-from jukestudio.gui.transport_bar import TransportBar
-from jukestudio.gui.waveform import WaveformView, peaks_from_pyramid, with_peaks
+from jukestudio.gui.widgets.jobs_panel import JobsModel, JobsPanel
+from jukestudio.gui.widgets.notices import EmptyState, ResumeBanner
+from jukestudio.gui.widgets.song_panel import SongPanel
+from jukestudio.gui.widgets.takes_panel import TakesPanel
+from jukestudio.gui.widgets.transport_bar import TransportBar
+from jukestudio.gui.widgets.waveform import WaveformView, peaks_from_pyramid, with_peaks
 from jukestudio.gui.worker import JobRunner
 
 log = logging.getLogger(__name__)
@@ -326,7 +326,7 @@ class MainWindow(QMainWindow):
         self.show_message(f"The model cannot be loaded: {message}", error=True)
 
     def show_model_manager(self):
-        from jukestudio.gui.model_manager import ModelManagerDialog
+        from jukestudio.gui.widgets.model_manager import ModelManagerDialog
 
         if self.model_manager is None:
             self.model_manager = ModelManagerDialog(self.studio, self)
@@ -932,7 +932,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ export
     def _ask_export(self, take_id: str | None = None) -> None:
-        from jukestudio.gui.export_dialog import ExportDialog
+        from jukestudio.gui.widgets.export_dialog import ExportDialog
 
         take_id = take_id or self.audition.take_id or self.takes.current_id()
         if not take_id or take_id == "prompt":

@@ -20,20 +20,11 @@ from typing import Any
 
 from jukestudio import limits
 
-# attention_pattern names (HF) ↔ OpenAI attn_order
-ATTENTION_PATTERNS = {
-    "full_dense_attention": 0,
-    "raw_column_previous_row_attention": 2,
-    "large_separated_enc_dec_w_lyrics": 10,
-    "enc_dec_with_lyrics": 12,
-}
+# the validator owns what a config may say; config only uses it (one direction, no cycle)
+from jukestudio.model.config_validate import ATTENTION_PATTERNS, ConfigError, check_config, check_config_data
 
 V2_METADATA_DIMS = (120, 4111)  # (genres, artists) of the v2 id tables
 V3_METADATA_DIMS = (604, 7898)
-
-
-class ConfigError(ValueError):
-    """A configuration file or dict that does not describe a Jukebox model."""
 
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -224,8 +215,6 @@ class JukeboxConfig:
 
         Untrusted data: checked (config_validate) before anything is built and after, field by field.
         """
-        from jukestudio.model.config_validate import check_config, check_config_data
-
         check_config_data(data)
         try:
             return check_config(cls._from_checked_data(data))

@@ -14,12 +14,24 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jukestudio import limits
-from jukestudio.model.config import ATTENTION_PATTERNS, ConfigError
 
 if TYPE_CHECKING:
     from torch import nn
 
     from jukestudio.model.config import JukeboxConfig, JukeboxPriorConfig, JukeboxVQVAEConfig
+
+# attention_pattern names (HF) ↔ OpenAI attn_order
+ATTENTION_PATTERNS = {
+    "full_dense_attention": 0,
+    "raw_column_previous_row_attention": 2,
+    "large_separated_enc_dec_w_lyrics": 10,
+    "enc_dec_with_lyrics": 12,
+}
+
+
+class ConfigError(ValueError):
+    """A configuration file or dict that does not describe a Jukebox model."""
+
 
 Check = Callable[[Any], str | None]  # None = fine, else what is wrong
 

@@ -70,10 +70,8 @@ def quantize_prior(autoregressive: nn.Module) -> dict[nn.Module, Int8Weight]:
     these added as much KL per byte saved as the whole MLP (MLP 0.0076, attention 0.0064, logits
     0.002 nats/token).
     """
-    from jukestudio.model.transformer import JukeboxMLP
-
-    stack = autoregressive.transformer
-    modules = [m for mlp in stack.modules() if isinstance(mlp, JukeboxMLP) for m in (mlp.c_fc, mlp.c_proj)]
+    stack = autoregressive.transformer  # its MLPs are the modules with a c_fc (transformer imports us)
+    modules = [m for mlp in stack.modules() if hasattr(mlp, "c_fc") for m in (mlp.c_fc, mlp.c_proj)]
     key = tuple((m.weight.data_ptr(), m.weight._version, m.weight.shape) for m in modules)
     cached = getattr(stack, "_int8_cache", None)
     if cached is not None and cached[0] == key:

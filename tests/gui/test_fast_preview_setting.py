@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jukestudio.gui.song_panel import SongPanel
+from jukestudio.gui.widgets.song_panel import SongPanel
 from jukestudio.project import ProjectSettings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jukestudio.gui.model_access import INSTRUMENTAL_NOTE, vocabulary_for
-from jukestudio.gui.song_panel import SongPanel
+from jukestudio.gui.widgets.song_panel import SongPanel
 from jukestudio.model.config import preset
 from jukestudio.train.presets import tiny
 

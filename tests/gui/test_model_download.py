@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from jukestudio.gui.model_download import DownloadDialog
-from jukestudio.gui.model_manager import ModelManagerDialog
 from jukestudio.gui.studio import Studio
+from jukestudio.gui.widgets.model_download import DownloadDialog
+from jukestudio.gui.widgets.model_manager import ModelManagerDialog
 from jukestudio.hub import install
 from jukestudio.model.weights.store import list_models
 from tests.conftest import ORIG_TINY

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from jukestudio.gui.model_manager import PARTS, ModelManagerDialog
 from jukestudio.gui.settings import app_settings
 from jukestudio.gui.studio import Studio
+from jukestudio.gui.widgets.model_manager import PARTS, ModelManagerDialog
 from tests.conftest import ORIG_TINY
 
 

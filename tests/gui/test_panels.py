@@ -5,10 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from jukestudio.engine.progress import Progress
-from jukestudio.gui.jobs_panel import JobsModel, JobsPanel, format_duration
 from jukestudio.gui.records import TakeItem
-from jukestudio.gui.takes_panel import TakesPanel
-from jukestudio.gui.transport_bar import TransportBar
+from jukestudio.gui.widgets.jobs_panel import JobsModel, JobsPanel, format_duration
+from jukestudio.gui.widgets.takes_panel import TakesPanel
+from jukestudio.gui.widgets.transport_bar import TransportBar
 
 
 def _p(level: int, window: int, n: int, frac: float, eta: float | None) -> Progress:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from jukestudio.gui.lyrics import LyricsEditor, length_hint
-from jukestudio.gui.pickers import SearchPicker
+from jukestudio.gui.widgets.lyrics import LyricsEditor, length_hint
+from jukestudio.gui.widgets.pickers import SearchPicker
 
 NAMES = ["the beatles", "the beach boys", "beck", "blur", "bob dylan"]
 

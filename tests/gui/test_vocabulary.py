@@ -6,12 +6,12 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from jukestudio.engine.progress import Progress
-from jukestudio.gui.export_dialog import ExportDialog
-from jukestudio.gui.jobs_panel import JobsModel
 from jukestudio.gui.model_access import model_entry
-from jukestudio.gui.song_panel import SongPanel
-from jukestudio.gui.takes_panel import BADGES
-from jukestudio.gui.waveform import WaveformView
+from jukestudio.gui.widgets.export_dialog import ExportDialog
+from jukestudio.gui.widgets.jobs_panel import JobsModel
+from jukestudio.gui.widgets.song_panel import SongPanel
+from jukestudio.gui.widgets.takes_panel import BADGES
+from jukestudio.gui.widgets.waveform import WaveformView
 
 FORBIDDEN = ("top", "level 0", "level 1", "coarse", "tok/s", "token", "PCM_", "window ")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
-from jukestudio.gui.waveform import WaveformView, peaks_from_array
+from jukestudio.gui.widgets.waveform import WaveformView, peaks_from_array
 
 SR = 1000
 

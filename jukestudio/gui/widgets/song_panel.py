@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from jukestudio.gui.icons import icon
-from jukestudio.gui.lyrics import LyricsEditor
-from jukestudio.gui.pickers import SearchPicker
 from jukestudio.gui.records import InputCheck, Vocabulary, check_inputs
+from jukestudio.gui.widgets.lyrics import LyricsEditor
+from jukestudio.gui.widgets.pickers import SearchPicker
 from jukestudio.gui.wording import QUALITY_DETAIL, TEMPERATURE_LABELS
 from jukestudio.model.sampling_params import MAX_SEED, choose_seed
 from jukestudio.project.settings import ProjectSettings

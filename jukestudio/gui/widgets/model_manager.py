@@ -161,7 +161,7 @@ class ModelManagerDialog(QDialog):
 
     def open_download(self):
         """The Hub download dialog (catalogue, license, progress, cancel); new models appear here."""
-        from jukestudio.gui.model_download import DownloadDialog
+        from jukestudio.gui.widgets.model_download import DownloadDialog
 
         if self.download_dialog is None:
             self.download_dialog = DownloadDialog(self)
