@@ -81,9 +81,14 @@ def device_available(text: str | None) -> bool:
 
 def model_config(name: str, flag: str = "--model") -> JukeboxConfig:
     """The model's config from JSON only (store entry, HF folder or demo); the error names ``flag``."""
+    from jukestudio.bundled_model import BUNDLED_NAME
     from jukestudio.model.weights.catalog import model_config as read_config
 
     try:
+        if name == BUNDLED_NAME:  # shipped with jukestudio: installed into the store on first use
+            from jukestudio.model.weights.bundled import ensure_bundled_model
+
+            ensure_bundled_model()
         return read_config(name)
     except ValueError as exc:
         first = str(exc).splitlines()[0]

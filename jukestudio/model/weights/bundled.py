@@ -16,7 +16,7 @@ from pathlib import Path
 
 from jukestudio import paths
 from jukestudio.bundled_model import BUNDLED_NAME, MANIFEST, bundled_dir
-from jukestudio.model.weights.store import ModelInfo, model_info
+from jukestudio.model.weights.catalog import ModelInfo, model_info
 
 __all__ = ["BUNDLED_NAME", "TRAINING", "bundled_dir", "ensure_bundled_model"]
 
