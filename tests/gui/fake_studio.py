@@ -234,3 +234,17 @@ class FakeStudio(Studio):
     def job_ended(self, job_id, result=None):
         self.dirty = True
         return list(result or []) if isinstance(result, list) else []
+
+
+def fake_window(qtbot, audition, folder, ready: str = "models_listed"):
+    """A MainWindow over a FakeStudio with a new project in ``folder``, shown once its ``ready`` signal
+    came (``models_listed`` or ``vocabulary_ready``); closed afterwards. For ``yield from`` in a fixture."""
+    from jukestudio.gui.main_window import MainWindow
+
+    w = MainWindow(FakeStudio(), audition)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(getattr(w, ready), timeout=10_000):
+        w.show()
+    assert w.new_project(folder)
+    yield w
+    w.close()

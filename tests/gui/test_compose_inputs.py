@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from jukestudio.gui.main_window import MainWindow
 from jukestudio.gui.records import check_inputs
-from tests.gui.fake_studio import FakeStudio
+from tests.gui.fake_studio import fake_window
 
 
 @pytest.fixture
 def window(qtbot, audition, tmp_path):
-    w = MainWindow(FakeStudio(), audition)
-    qtbot.addWidget(w)
-    with qtbot.waitSignal(w.vocabulary_ready, timeout=10_000):
-        w.show()
-    assert w.new_project(tmp_path / "proj")
-    yield w
-    w.close()
+    yield from fake_window(qtbot, audition, tmp_path / "proj", ready="vocabulary_ready")
 
 
 def test_empty_fields_are_noted_before_composing(qtbot, window):

@@ -7,19 +7,12 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QToolBar
 
-from jukestudio.gui.main_window import MainWindow
-from tests.gui.fake_studio import FakeStudio
+from tests.gui.fake_studio import fake_window
 
 
 @pytest.fixture
 def window(qtbot, audition, tmp_path):
-    w = MainWindow(FakeStudio(), audition)
-    qtbot.addWidget(w)
-    with qtbot.waitSignal(w.models_listed, timeout=10_000):
-        w.show()
-    assert w.new_project(tmp_path / "untitled-1")
-    yield w
-    w.close()
+    yield from fake_window(qtbot, audition, tmp_path / "untitled-1")
 
 
 def test_toolbar_shows_words_and_actions_follow_the_selection(qtbot, window):

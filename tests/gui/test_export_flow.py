@@ -6,19 +6,12 @@ from __future__ import annotations
 import pytest
 from PySide6.QtGui import QDesktopServices
 
-from jukestudio.gui.main_window import MainWindow
-from tests.gui.fake_studio import FakeStudio
+from tests.gui.fake_studio import fake_window
 
 
 @pytest.fixture
 def window(qtbot, audition, tmp_path):
-    w = MainWindow(FakeStudio(), audition)
-    qtbot.addWidget(w)
-    with qtbot.waitSignal(w.models_listed, timeout=10_000):
-        w.show()
-    assert w.new_project(tmp_path / "a rather long project folder name" / "proj")
-    yield w
-    w.close()
+    yield from fake_window(qtbot, audition, tmp_path / "a rather long project folder name" / "proj")
 
 
 def test_export_shows_the_folder_warns_about_preview_and_offers_show_in_folder(qtbot, window, monkeypatch):

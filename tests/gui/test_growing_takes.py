@@ -7,19 +7,12 @@ import numpy as np
 import pytest
 
 from jukestudio.gui.growing import is_placeholder
-from jukestudio.gui.main_window import MainWindow
-from tests.gui.fake_studio import FakeStudio
+from tests.gui.fake_studio import fake_window
 
 
 @pytest.fixture
 def window(qtbot, audition, tmp_path):
-    w = MainWindow(FakeStudio(), audition)
-    qtbot.addWidget(w)
-    with qtbot.waitSignal(w.models_listed, timeout=10_000):
-        w.show()
-    assert w.new_project(tmp_path / "proj")
-    yield w
-    w.close()
+    yield from fake_window(qtbot, audition, tmp_path / "proj")
 
 
 def test_takes_being_composed_appear_at_once_and_grow_window_by_window(qtbot, window):

@@ -9,18 +9,12 @@ import soundfile as sf
 from PySide6.QtCore import Qt
 
 from jukestudio.gui.main_window import MainWindow
-from tests.gui.fake_studio import FakeStudio
+from tests.gui.fake_studio import fake_window
 
 
 @pytest.fixture
 def window(qtbot, audition, tmp_path):
-    w = MainWindow(FakeStudio(), audition)
-    qtbot.addWidget(w)
-    with qtbot.waitSignal(w.models_listed, timeout=10_000):
-        w.show()
-    assert w.new_project(tmp_path / "proj")
-    yield w
-    w.close()
+    yield from fake_window(qtbot, audition, tmp_path / "proj")
 
 
 def _load_prompt(qtbot, w: MainWindow, tmp_path) -> None:

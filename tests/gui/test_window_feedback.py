@@ -8,18 +8,12 @@ import pytest
 
 from jukestudio.gui import main_window as main_window_module
 from jukestudio.gui.main_window import MainWindow
-from tests.gui.fake_studio import FakeStudio
+from tests.gui.fake_studio import FakeStudio, fake_window
 
 
 @pytest.fixture
 def window(qtbot, audition, tmp_path):
-    w = MainWindow(FakeStudio(), audition)
-    qtbot.addWidget(w)
-    with qtbot.waitSignal(w.vocabulary_ready, timeout=10_000):
-        w.show()
-    assert w.new_project(tmp_path / "proj")
-    yield w
-    w.close()
+    yield from fake_window(qtbot, audition, tmp_path / "proj", ready="vocabulary_ready")
 
 
 def test_the_choose_a_model_error_leaves_once_a_model_is_chosen(qtbot, window, monkeypatch):
