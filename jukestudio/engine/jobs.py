@@ -128,29 +128,10 @@ def create_compose(
         codes = [c.reshape(1, -1).long().cpu().repeat(n, 1) for c in prompt_codes]
     else:
         codes = _empty(len(config.prior_configs), n)
-    job = compose_settings(
-        config,
-        seconds if seconds is not None else settings.take_length_s,
-        total_seconds=settings.total_length_s,
-        start_tokens=codes[0].shape[1],
-        levels=levels,
-        params=settings.sampling_params(seed),
-        device=device,
-        compile=compile,
-        fast_preview=settings.fast_preview,  # int8 top prior on CPU (ProjectSettings)
-    )
-    return create_job(
-        project.folder,
-        "compose",
-        model_name=settings.model,
-        config=config,
-        codes=codes,
-        labels=labels_for(config, settings),
-        settings=job,
-        take_ids=_new_take_ids(n),
-        source={"parent_id": prompt_take_id, "conditioning": _conditioning(config, settings)},
-        project_settings=settings,
-    )
+    return _new_takes_job(
+        project, model, "compose", settings, codes, seconds=seconds, levels=levels, seed=seed, device=device,
+        compile=compile, source={"parent_id": prompt_take_id},
+    )  # fmt: skip
 
 
 def encode_prompt(model: Any, prompt: np.ndarray) -> list[torch.Tensor]:
@@ -193,31 +174,49 @@ def create_continue(
     n = n_variations or settings.n_takes
     codes = _empty(len(config.prior_configs), n)
     codes[0] = top.reshape(1, -1).long().repeat(n, 1)
+    return _new_takes_job(
+        project, model, "continue", settings, codes, seconds=seconds, levels=(0,), seed=choose_seed(settings, seed),
+        device=device, compile=compile, source={"parent_id": take_id, "continued_from_tokens": top.numel()},
+    )  # fmt: skip
+
+
+def _new_takes_job(
+    project: Project,
+    model: Any,
+    kind: str,
+    settings: ProjectSettings,
+    codes: list[torch.Tensor],
+    *,
+    seconds: float | None,
+    levels: Sequence[int],
+    seed: int,
+    device: str | None,
+    compile: bool,
+    source: dict[str, Any],
+) -> JobState:
+    """A compose/continue job: one new take per row of ``codes`` (its start), ``seconds`` more each."""
+    config = model.config
     job = compose_settings(
         config,
         seconds if seconds is not None else settings.take_length_s,
         total_seconds=settings.total_length_s,
-        start_tokens=top.numel(),
-        levels=(0,),
-        params=settings.sampling_params(choose_seed(settings, seed)),
+        start_tokens=codes[0].shape[1],
+        levels=levels,
+        params=settings.sampling_params(seed),
         device=device,
         compile=compile,
         fast_preview=settings.fast_preview,  # int8 top prior on CPU (ProjectSettings)
     )
     return create_job(
         project.folder,
-        "continue",
+        kind,
         model_name=settings.model,
         config=config,
         codes=codes,
         labels=labels_for(config, settings),
         settings=job,
-        take_ids=_new_take_ids(n),
-        source={
-            "parent_id": take_id,
-            "continued_from_tokens": top.numel(),
-            "conditioning": _conditioning(config, settings),
-        },
+        take_ids=_new_take_ids(codes[0].shape[0]),
+        source={**source, "conditioning": _conditioning(config, settings)},
         project_settings=settings,
     )
 
