@@ -4,15 +4,15 @@
 
 States, each at 1024×700, 1366×768 and 1920×1080:
 
-* ``first-run``: a fresh home, no model and no project — the window says what to do first.
-* ``composing``: three takes being composed on the demo model; the first one's waveform has grown
+* ``first-run``: a fresh home and no project: the shipped jukestudio-tiny is installed and chosen, and
+  the window says what to do first.
+* ``composing``: three takes being composed on jukestudio-tiny; the first one's waveform has grown
   over its finished windows while the rest is still to come (grabbed mid-job).
-* ``composed``: the takes are done; one is selected with a region drawn and its lyric words laid out.
+* ``composed``: the takes are done; one is selected with a region drawn.
 * ``region-upsampled``: that region upsampled to full quality — shaded where it is, "partial" badge.
 
-Everything happens in a temporary JUKESTUDIO_HOME; the demo model has random weights, so its takes
-decode to a near-constant signal (a flat band in the waveform) and its lyric alignment is arbitrary,
-but every part of the window is real.
+Everything happens in a temporary JUKESTUDIO_HOME with the model that ships with jukestudio (an
+instrumental model, so the lyrics editor is off and says why); every part of the window is real.
 """
 
 from __future__ import annotations
@@ -81,21 +81,14 @@ def main() -> int:
     window.take_loaded.connect(lambda take_id: ready["loaded"].append(take_id))
     window.resize(*SIZES[0])
     window.show()
-    _wait(app, lambda: ready["listed"] and not window.tasks.running)
+    _wait(app, lambda: ready["listed"] and ready["vocab"] and not window.tasks.running)
     _grab_all(app, window, "first-run", args.out)
 
-    Studio().ensure_demo_model()
-    window.refresh_models()
-    _wait(app, lambda: ready["vocab"] and not window.tasks.running)
-    window.new_project(Path(home) / "projects" / "Summertime sketch")
+    window.new_project(Path(home) / "projects" / "Folk dance sketch")
     song = window.song
-    song.lyrics.set_text(
-        "Summertime, and the livin' is easy\nFish are jumpin' and the cotton is high\n"
-        "Oh, your daddy's rich and your ma is good-lookin'\nSo hush, little baby, don't you cry"
-    )
-    song.artist.setText("ella fitzgerald")
-    song.genres.setText("jazz")
-    song.total_seconds.setValue(120)
+    song.artist.setText("eric_clapton")  # jukestudio-tiny's plucked string
+    song.genres.setText("folk")
+    song.total_seconds.setValue(60)
     song.take_seconds.setValue(args.take_seconds)
     song.n_takes.setValue(3)
 

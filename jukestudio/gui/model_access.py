@@ -138,5 +138,7 @@ def model_entry(info: Any) -> ModelEntry:
     if missing:
         parts.append("missing: " + ", ".join(missing) + " (it can compose only what its parts allow)")
     return ModelEntry(
-        info.name, "; ".join(parts) or f"{info.preset or 'custom'}: complete", usable="vqvae" in info.components
+        info.name,
+        "; ".join(parts) or f"{info.preset or 'own architecture'}: all parts present",
+        usable="vqvae" in info.components,
     )

@@ -25,7 +25,6 @@ associated with the instrument; the model manifest lists the mapping.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 from pathlib import Path
@@ -151,16 +150,4 @@ def build(out_dir: Path, clips_per_pair: int, seconds: float, seed: int, valid: 
         writer.writerow(("file", "artist", "genre", "split"))
         writer.writerows(rows)
     return len(rows)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--clips-per-pair", type=int, default=24, help="clips per (style, instrument) pair")
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--seed", type=int, default=1913)
-    parser.add_argument("--valid", type=int, default=2, help="held-out clips per pair (split=valid)")
-    args = parser.parse_args(argv)
-    count = build(args.out_dir, args.clips_per_pair, args.seconds, args.seed, args.valid)
-    print(f"wrote {count} clips and labels.csv to {args.out_dir}")
 

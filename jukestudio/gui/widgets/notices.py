@@ -9,9 +9,10 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 FIRST_STEPS = (
     "<h2>Nothing to hear yet</h2>"
     "<ol>"
-    "<li><b>Choose a model</b> in the Song panel (Models ▸ Manage models… adds one — "
-    "the demo model needs no download).</li>"
-    "<li>Type <b>lyrics</b>, pick an <b>artist</b> and a <b>genre</b>, set the song and take lengths.</li>"
+    "<li><b>Choose a model</b> in the Song panel: jukestudio-tiny ships with the app; Models ▸ Manage "
+    "models… downloads the real Jukebox models.</li>"
+    "<li>Pick an <b>artist</b> and a <b>genre</b>, type <b>lyrics</b> (for a lyrics model), set the song "
+    "and take lengths.</li>"
     "<li>Press <b>Compose takes</b> (Ctrl+Return). The takes appear in the Takes panel at once and "
     "their waveform grows here while they are composed.</li>"
     "</ol>"
