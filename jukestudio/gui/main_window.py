@@ -331,6 +331,7 @@ class MainWindow(QMainWindow):
         if self.model_manager is None:
             self.model_manager = ModelManagerDialog(self.studio, self)
             self.model_manager.models_changed.connect(self.refresh_models)
+            self.model_manager.download_opened.connect(self._follow_downloads)
         self.model_manager.refresh()
         self.model_manager.show()
         return self.model_manager
@@ -848,7 +849,23 @@ class MainWindow(QMainWindow):
         self.show_message(f"Queued after the running job: {spec.label}" if busy else f"Starting: {spec.label}")
         return spec.job_id
 
+    def _follow_downloads(self, dialog) -> None:
+        """A Hub download is a job like any other: its row shows bytes, %, speed and ETA; Cancel works."""
+        self._download_dialog = dialog
+        dialog.job_started.connect(self._download_started)
+        dialog.job_progressed.connect(self._job_progressed)
+        dialog.job_ended.connect(lambda job_id, status, message: self.jobs_model.set_status(job_id, status, message))
+
+    def _download_started(self, job_id: str, label: str) -> None:
+        self.jobs_model.add_job(job_id, label, "download", "running")
+        self.jobs.follow(job_id)
+
     def cancel_job(self, job_id: str) -> None:
+        row = self.jobs_model.job(job_id)
+        if row is not None and row.is_download and getattr(self, "_download_dialog", None) is not None:
+            self._download_dialog.cancel_job(job_id)
+            self.show_message("Cancelling the download… what was fetched is kept.")
+            return
         if self.runner.cancel(job_id):
             self.show_message("Cancelling… finished windows are kept.")
 

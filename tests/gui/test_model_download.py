@@ -114,3 +114,28 @@ def test_errors_show_in_one_line(qtbot, manager, hub) -> None:
         download.start_download("nobody/nothing")
     assert ended.args == ["failed"]
     assert "was not found" in download.status.text() and "\n" not in download.status.text()
+
+
+def test_a_download_is_a_job_in_the_windows_jobs_panel(qtbot, hub, audition) -> None:
+    from jukestudio.gui.main_window import MainWindow
+
+    window = MainWindow(Studio(), audition)
+    qtbot.addWidget(window)
+    manager = window.show_model_manager()
+    download = manager.open_download()
+    download.endpoint = hub.url
+    hub.state.throttle = 400_000
+    download.start_download(REPO_ID)
+    _accept_license(qtbot, download)
+    qtbot.waitUntil(lambda: any(j.kind == "download" for j in window.jobs_model.jobs()), timeout=30_000)
+    (row,) = [j for j in window.jobs_model.jobs() if j.kind == "download"]
+    assert REPO_ID in row.label and row.status == "running"
+    qtbot.waitUntil(lambda: row.done_units > 0 and row.speed_text() != "", timeout=60_000)
+    assert " of " in row.progress_text() and "%" in row.progress_text()  # bytes and percent
+    assert row.speed_text().endswith("/s") and row.eta_s is not None
+    assert window.jobs.row_visible(row.job_id)
+    with qtbot.waitSignal(download.download_ended, timeout=30_000) as ended:
+        window.cancel_job(row.job_id)  # the jobs panel's Cancel reaches the transfer
+    assert ended.args == ["cancelled"] and row.status == "cancelled"
+    download.runner.shutdown()
+    manager.runner.shutdown()

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from jukestudio.engine.progress import Progress
 from jukestudio.gui.wording import QUALITY, QUALITY_DETAIL
+from jukestudio.hub.download import human_bytes
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE = ("queued", "running")
@@ -59,26 +60,39 @@ class JobRow:
     eta_s: float | None = None
     message: str = ""
     resumable: bool = False  # a cancelled job that kept finished windows
+    done_units: int = 0  # a download's bytes so far and in all (Progress.tokens_* carry bytes there)
+    total_units: int = 0
+
+    @property
+    def is_download(self) -> bool:
+        return self.kind == "download"
 
     def progress_text(self) -> str:
         if self.status in ("failed", "cancelled") and self.message:
             return self.message
         if self.status == "done":
             return "finished"
+        if self.is_download:
+            if not self.total_units:  # converting into the store: a fraction, said in the message
+                return f"{self.message or 'converting'} · {self.fraction:.0%}"
+            return f"{human_bytes(self.done_units)} of {human_bytes(self.total_units)} · {self.fraction:.0%}"
         if self.level is None:
             return f"{self.fraction:.0%}"
         name = QUALITY.get(self.level, f"level {self.level}")
         return f"{name} · part {min(self.window + 1, self.n_windows)} of {self.n_windows} · {self.fraction:.0%}"
 
     def speed_text(self) -> str:
-        """Speed as audio composed per second of waiting (all takes together), not in tokens."""
+        """Speed as audio composed per second of waiting (all takes together), not in tokens; a
+        download's in bytes per second."""
+        if self.is_download:
+            return f"{human_bytes(self.tokens_per_s)}/s" if self.tokens_per_s > 0 and self.total_units else ""
         if self.tokens_per_s <= 0 or self.level is None:
             return ""
         return f"{self.tokens_per_s * HOPS.get(self.level, 128) / SAMPLE_RATE:.2g}× real time"
 
     def tooltip(self) -> str:
         parts = [self.message] if self.message else []
-        if self.level is not None and self.status in ACTIVE:
+        if self.level is not None and self.status in ACTIVE and not self.is_download:
             parts.append(
                 f"{QUALITY_DETAIL.get(self.level, '')}; window {self.window + 1}/{self.n_windows}"
                 + (f"; {self.tokens_per_s:.0f} tokens/s" if self.tokens_per_s > 0 else "")
@@ -175,6 +189,7 @@ class JobsModel(QAbstractTableModel):
         row.fraction = max(0.0, min(1.0, progress.fraction))
         row.level, row.window, row.n_windows = progress.level, progress.window, progress.n_windows
         row.tokens_per_s, row.eta_s = progress.tokens_per_s, progress.eta_s
+        row.done_units, row.total_units = progress.tokens_done, progress.tokens_total
         if progress.message:
             row.message = progress.message
         self._changed(i)

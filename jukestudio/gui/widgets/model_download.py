@@ -70,6 +70,10 @@ class LicenseDialog(QDialog):
 class DownloadDialog(QDialog):
     model_downloaded = Signal(str)  # the store entry's name
     download_ended = Signal(str)  # "done" | "failed" | "cancelled" | "declined"
+    # the transfer as a job of the window's jobs panel: (job id, label), (job id, Progress), (job id, status, message)
+    job_started = Signal(str, str)
+    job_progressed = Signal(str, object)
+    job_ended = Signal(str, str, str)
 
     def __init__(self, parent: QWidget | None = None, endpoint: str | None = None) -> None:
         super().__init__(parent)
@@ -244,7 +248,15 @@ class DownloadDialog(QDialog):
         )
         self.progress.setValue(int(1000 * resumed / max(plan.download_bytes, 1)))
         self.progress.show()
-        self._submit("run", lambda report, token: install.run(plan, report, token, job_id=self._job or "download"))
+        job = self._submit(
+            "run", lambda report, token: install.run(plan, report, token, job_id=self._job or "download")
+        )
+        self.job_started.emit(job, f"Download {plan.repo.repo_id} ({human_bytes(plan.download_bytes)})")
+
+    def cancel_job(self, job_id: str) -> None:
+        """The jobs panel's Cancel: the running transfer, if it is that job."""
+        if job_id == self._job:
+            self.cancel_download()
 
     def cancel_download(self) -> None:
         if self._job is not None and self._kind == "run":
@@ -252,7 +264,9 @@ class DownloadDialog(QDialog):
             self.status.setText("Cancelling…")
 
     # -- worker signals -----------------------------------------------------------------------------
-    def _progressed(self, _job: str, progress: Progress) -> None:
+    def _progressed(self, job: str, progress: Progress) -> None:
+        if self._kind == "run":
+            self.job_progressed.emit(job, progress)
         self.progress.setValue(int(1000 * progress.fraction))
         if progress.message:
             self.status.setText(progress.message)
@@ -267,6 +281,7 @@ class DownloadDialog(QDialog):
             return
         self.progress.hide()
         name = getattr(result, "name", "")
+        self.job_ended.emit(job, "done", "")
         self.status.setText(f"Downloaded and converted: {name} ({getattr(result, 'store_dtype', '')} store).")
         self.model_downloaded.emit(name)
         self._ask_delete()
@@ -304,6 +319,8 @@ class DownloadDialog(QDialog):
         self.cancel_button.setEnabled(False)
         self.progress.hide()
         self.status.setText(message.splitlines()[0] if message else "The download failed.")
+        if self._kind == "run":
+            self.job_ended.emit(job, "failed", self.status.text())
         self.download_ended.emit("failed")
 
     def _cancelled(self, job: str, _kept: object) -> None:
@@ -312,6 +329,8 @@ class DownloadDialog(QDialog):
         self.download_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.status.setText("Download cancelled; what was fetched is kept — press Download to resume.")
+        if self._kind == "run":
+            self.job_ended.emit(job, "cancelled", "cancelled: what was fetched is kept; Download resumes it")
         self.download_ended.emit("cancelled")
 
     def done(self, result: int) -> None:  # closing the dialog cancels a running download (it resumes later)

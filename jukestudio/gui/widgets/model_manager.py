@@ -46,6 +46,7 @@ def _store_progress(report, job_id: str):
 
 class ModelManagerDialog(QDialog):
     models_changed = Signal()
+    download_opened = Signal(object)  # the DownloadDialog, once made: the window shows its transfers as jobs
     operation_ended = Signal(str, str)  # operation id, "done" | "failed"
 
     def __init__(self, studio, parent: QWidget | None = None) -> None:
@@ -166,6 +167,7 @@ class ModelManagerDialog(QDialog):
         if self.download_dialog is None:
             self.download_dialog = DownloadDialog(self)
             self.download_dialog.model_downloaded.connect(lambda _name: (self.refresh(), self.models_changed.emit()))
+            self.download_opened.emit(self.download_dialog)
         self.download_dialog.show()
         self.download_dialog.raise_()
         return self.download_dialog
