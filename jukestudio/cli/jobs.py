@@ -10,16 +10,16 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from jukestudio import limits
 from jukestudio.bundled_model import BUNDLED_NAME
 from jukestudio.cli import arguments as typed
 from jukestudio.cli import checks
+from jukestudio.cli.progress_line import ProgressLine
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
 from jukestudio.engine.state import RESUMABLE, UNFINISHED, read_jobs
 from jukestudio.levels import LEVEL_KEYS, level_label, parse_level, parse_levels
@@ -557,41 +557,22 @@ def _is_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-class ProgressBar:
-    """A one-line text bar on a stream: level, window, percent, tokens/s, ETA (at most 10 updates/s)."""
+class ProgressBar(ProgressLine):
+    """The job bar: quality level, window, percent, tokens/s, ETA."""
 
-    def __init__(self, stream: TextIO, width: int = 30, quiet: bool = False) -> None:
-        self.stream, self.width, self.quiet = stream, width, quiet
-        self._last = 0.0
-        self._length = 0
-        self._open = False
+    def urgent(self, p: Progress) -> bool:
+        return bool(p.message)
 
-    def __call__(self, p: Progress) -> None:
-        now = time.monotonic()
-        if self.quiet or (now - self._last < 0.1 and not p.is_final and not p.message):
-            return
-        self._last = now
-        filled = round(p.fraction * self.width)
+    def line(self, p: Progress) -> str:
         eta = _clock(p.eta_s) if p.eta_s is not None else "--:--"
         line = (
-            f"\r[{level_label(p.level) if 0 <= p.level < len(LEVEL_KEYS) else f'level {p.level}'} "
+            f"[{level_label(p.level) if 0 <= p.level < len(LEVEL_KEYS) else f'level {p.level}'} "
             f"window {min(p.window + 1, p.n_windows)}/{p.n_windows}] "
-            f"{'#' * filled}{'.' * (self.width - filled)} {p.fraction * 100:5.1f}% "
-            f"{p.tokens_per_s:7.1f} tok/s ETA {eta}"
+            f"{self.bar(p.fraction)} {p.tokens_per_s:7.1f} tok/s ETA {eta}"
         )
         if p.message and p.message not in ("starting", "resuming", "done"):
             line += f"  {p.message}"
-        self.stream.write(line.ljust(self._length))  # blank what a longer previous line left
-        self.stream.flush()
-        self._length = len(line)
-        self._open = True
-
-    def close(self) -> None:
-        if self._open:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._open = False
-            self._length = 0
+        return line
 
 
 def _clock(seconds: float) -> str:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from jukestudio.cli.progress_line import ProgressLine
 from jukestudio.model.config import PRESETS, ConfigError
 
 if TYPE_CHECKING:
@@ -215,27 +216,14 @@ def _download(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class DownloadBar:
-    """A one-line text bar for a download: file, percent, bytes, speed, ETA (at most 10 updates/s)."""
+class DownloadBar(ProgressLine):
+    """The download bar: file, percent, bytes, speed, ETA."""
 
-    def __init__(self, stream, width: int = 30, quiet: bool = False) -> None:
-        self.stream, self.width, self.quiet = stream, width, quiet
-        self._last = 0.0
-        self._length = 0
-        self._open = False
-
-    def __call__(self, p) -> None:
-        import time
-
+    def line(self, p: Any) -> str:
         from jukestudio.hub.download import human_bytes, human_duration
 
-        now = time.monotonic()
-        if self.quiet or (now - self._last < 0.1 and not p.is_final):
-            return
-        self._last = now
-        filled = round(p.fraction * self.width)
         head = f"[file {min(p.window + 1, p.n_windows)}/{p.n_windows}] " if p.tokens_total else ""
-        line = f"\r{head}{'#' * filled}{'.' * (self.width - filled)} {p.fraction * 100:5.1f}%"
+        line = f"{head}{self.bar(p.fraction)}"
         if p.tokens_total:
             line += f" {human_bytes(p.tokens_done)} / {human_bytes(p.tokens_total)}"
             if p.tokens_per_s > 0:
@@ -244,14 +232,4 @@ class DownloadBar:
                 line += f"  ETA {human_duration(p.eta_s)}"
         else:
             line += f"  {p.message}"
-        self.stream.write(line.ljust(self._length))
-        self.stream.flush()
-        self._length = len(line)
-        self._open = True
-
-    def close(self) -> None:
-        if self._open:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._open = False
-            self._length = 0
+        return line
