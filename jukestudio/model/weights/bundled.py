@@ -9,14 +9,12 @@ from the shipped one (an older release's weights) is replaced; other models are 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from jukestudio import paths
 from jukestudio.bundled_model import BUNDLED_NAME, MANIFEST, bundled_dir
-from jukestudio.model.weights.catalog import ModelInfo, model_info
+from jukestudio.model.weights.catalog import ModelInfo, model_info, publish_entry
 
 __all__ = ["BUNDLED_NAME", "TRAINING", "bundled_dir", "ensure_bundled_model"]
 
@@ -45,15 +43,11 @@ def ensure_bundled_model() -> ModelInfo | None:
     if _installed_matches(source, target):
         return model_info(BUNDLED_NAME)
     log.info("installing the bundled model %s into %s", BUNDLED_NAME, target.parent)
-    staging = Path(tempfile.mkdtemp(prefix=f".importing-{BUNDLED_NAME}-", dir=target.parent))
-    try:
+
+    def copy(staging: Path) -> None:
         for item in source.iterdir():
             if item.is_file():
                 shutil.copyfile(item, staging / item.name)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+    publish_entry(BUNDLED_NAME, copy)
     return model_info(BUNDLED_NAME)

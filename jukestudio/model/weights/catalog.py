@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,21 @@ class ModelInfo:
 def entry_dir(name: str) -> Path:
     check_name(name)
     return paths.model_store_dir() / name
+
+
+def publish_entry(name: str, fill: Callable[[Path], None]) -> None:
+    """Write an entry whole or not at all: ``fill`` writes a hidden staging folder of the store, which
+    then replaces the entry ``name`` by one rename (a crash leaves no half entry under a real name)."""
+    target = entry_dir(name)
+    staging = Path(tempfile.mkdtemp(prefix=f".importing-{name}-", dir=paths.model_store_dir()))
+    try:
+        fill(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def check_name(name: str) -> str:

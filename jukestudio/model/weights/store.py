@@ -42,6 +42,7 @@ from jukestudio.model.weights.catalog import (  # noqa: F401
     is_store_entry,
     list_models,
     model_info,
+    publish_entry,
     read_entry_config,
     read_manifest,
 )
@@ -302,16 +303,8 @@ def write_entry_from_states(
         check_state(state, config, component, f"<{name}:{component}>")
     sources = {component: TensorSource.from_state(state) for component, state in states.items()}
     parts = _Parts(config, preset_name, sources, {})
-    target = entry_dir(name)
-    staging = Path(tempfile.mkdtemp(prefix=f".importing-{name}-", dir=paths.model_store_dir()))
-    try:
-        _write_entry(staging, name, parts, progress or (lambda f, m: None), untrained=untrained)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    report = progress or (lambda f, m: None)
+    publish_entry(name, lambda staging: _write_entry(staging, name, parts, report, untrained=untrained))
     return model_info(name)
 
 
