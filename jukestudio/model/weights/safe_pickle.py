@@ -475,6 +475,14 @@ def _read_zip(path: Path, fmap: _FileMap) -> Any:
     return _materialise(result, roots)
 
 
+def refused_error(path: Path, refused: Exception) -> UnsafeCheckpointError:
+    """The error for a pickle that asked to run code (``_Refused``): nothing of it ran."""
+    return UnsafeCheckpointError(
+        path,
+        f"refused: the file's pickle asks to run {refused} — not a plain weights file. Nothing from it was executed.",
+    )
+
+
 def _restricted_read(path: Path, head: bytes) -> Any:
     fmap = _FileMap(path)
     try:
@@ -482,10 +490,7 @@ def _restricted_read(path: Path, head: bytes) -> Any:
             return _read_zip(path, fmap)
         return _read_legacy(path, fmap)
     except _Refused as exc:
-        raise UnsafeCheckpointError(
-            path,
-            f"refused: the file's pickle asks to run {exc} — not a plain weights file. Nothing from it was executed.",
-        ) from None
+        raise refused_error(path, exc) from None
     except CheckpointError:
         raise
     except (_TooBig, _TooDeep, RecursionError, MemoryError) as exc:

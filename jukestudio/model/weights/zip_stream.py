@@ -20,10 +20,16 @@ from typing import Any
 
 import torch
 
-from jukestudio.model.weights.errors import CheckpointError, UnsafeCheckpointError
+from jukestudio.model.weights.errors import CheckpointError
 
 # The restricted unpickler and its records are safe_pickle's (one home for what may be unpickled).
-from jukestudio.model.weights.safe_pickle import _check_memo, _Refused, _RestrictedUnpickler, _TensorSpec
+from jukestudio.model.weights.safe_pickle import (
+    _check_memo,
+    _Refused,
+    _RestrictedUnpickler,
+    _TensorSpec,
+    refused_error,
+)
 
 _ZIP_MAGIC = b"PK\x03\x04"
 
@@ -84,10 +90,7 @@ def stream_zip_checkpoint(path: str | Path) -> dict[str, StreamedTensor]:
     try:
         return _index(path)
     except _Refused as exc:
-        raise UnsafeCheckpointError(
-            path,
-            f"refused: the file's pickle asks to run {exc} — not a plain weights file. Nothing from it was executed.",
-        ) from None
+        raise refused_error(path, exc) from None
     except CheckpointError:
         raise
     except Exception as exc:  # a damaged zip or pickle fails in many ways; each means "corrupt"
