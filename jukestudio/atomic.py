@@ -70,7 +70,10 @@ def _fault_point(when: str, target: Path) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?$")  # mkstemp's 8 random characters
+_TEMP_NAME = re.compile(
+    r"^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?$"  # ours: mkstemp's 8 random characters
+    r"|^\.tmp[A-Za-z0-9]{6}$"  # safetensors' own temp file (Rust tempfile) inside our write
+)
 
 
 def is_temp_leftover(path: Path) -> bool:

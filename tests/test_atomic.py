@@ -52,8 +52,30 @@ def test_temp_files_of_writes_are_recognised_as_leftovers(tmp_path) -> None:
         with atomic_path(tmp_path / name, suffix=suffix) as tmp:
             assert is_temp_leftover(tmp)
         assert not is_temp_leftover(tmp_path / name)
-    for name in (".DS_Store", ".hidden", "job.json", ".take.json"):
+    for name in (".DS_Store", ".hidden", "job.json", ".take.json", ".tmp", ".tmpfolder1"):
         assert not is_temp_leftover(tmp_path / name)
+
+
+def test_a_safetensors_write_killed_midway_leaves_only_a_recognised_leftover(tmp_path) -> None:
+    """safetensors >= 0.7 writes through its own ``.tmpXXXXXX`` file (inside our atomic write); a
+    process killed while writing leaves that one, and resume must know it as a leftover. The kill
+    is made deterministic with a file-size limit (SIGXFSZ in the middle of the write)."""
+    import signal
+    import subprocess
+    import sys
+
+    from jukestudio.atomic import is_temp_leftover
+
+    script = (
+        "import resource, signal, torch\nfrom safetensors.torch import save_file\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n"  # Python ignores it by default
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "save_file({'a': torch.zeros(100_000)}, 'codes.safetensors')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, timeout=120, capture_output=True)
+    assert proc.returncode == -signal.SIGXFSZ, proc.stderr.decode()
+    leftovers = list(tmp_path.iterdir())
+    assert leftovers and all(is_temp_leftover(p) for p in leftovers), leftovers
 
 
 @pytest.mark.parametrize("when", ["before", "after"])

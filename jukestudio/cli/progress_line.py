@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any, TextIO
 
+from jukestudio.engine.progress import percent_text
+
 
 class ProgressLine:
     def __init__(self, stream: TextIO, width: int = 30, quiet: bool = False) -> None:
@@ -26,8 +28,8 @@ class ProgressLine:
         return False
 
     def bar(self, fraction: float) -> str:
-        filled = round(fraction * self.width)
-        return f"{'#' * filled}{'.' * (self.width - filled)} {fraction * 100:5.1f}%"
+        filled = int(max(0.0, min(1.0, fraction)) * self.width)  # rounded down, as the percent is
+        return f"{'#' * filled}{'.' * (self.width - filled)} {percent_text(fraction, 1):>6}"
 
     def __call__(self, p: Any) -> None:
         now = time.monotonic()

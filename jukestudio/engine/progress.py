@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
+
+
+def percent_text(fraction: float, decimals: int = 0) -> str:
+    """A fraction as a percentage rounded *down*: "100%" only once the work is whole (a bar at
+    99.96 % whose last window is not yet saved must not read as done)."""
+    scale = 10**decimals
+    value = math.floor(max(0.0, min(1.0, fraction)) * 100 * scale + 1e-9) / scale
+    return f"{value:.{decimals}f}%"
 
 
 class Cancelled(Exception):

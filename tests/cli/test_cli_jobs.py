@@ -18,7 +18,7 @@ import torch
 from jukestudio.cli.jobs import ProgressBar
 from jukestudio.cli.main import main
 from jukestudio.engine import jobs
-from jukestudio.engine.progress import Progress
+from jukestudio.engine.progress import Progress, percent_text
 from jukestudio.engine.state import read_jobs, unfinished_jobs
 from jukestudio.project import Project
 from tests.engine.tiny import TINY_HF, tiny_model
@@ -146,6 +146,18 @@ def test_progress_bar_line() -> None:
     text = stream.getvalue()
     assert "[Middle quality window 3/6]" in text and " 30.0%" in text and "150.0 tok/s ETA 00:05" in text
     assert text.endswith("100.0%   150.0 tok/s ETA 00:00\n")
+
+
+def test_the_bar_reads_100_percent_only_when_the_job_is_done() -> None:
+    """The tracker caps an unfinished job at 0.999999; rounding that to "100.0%" made a killed run look
+    finished while its last window was not yet on disk."""
+    stream = io.StringIO()
+    bar = ProgressBar(stream)
+    bar(Progress("j", 2, 7, 8, 999, 1000, 150.0, 0.1, 0.999999))
+    assert " 99.9%" in stream.getvalue() and "100.0%" not in stream.getvalue()
+    assert "#" * 30 not in stream.getvalue()
+    assert [percent_text(f) for f in (0.0, 0.29, 0.5, 0.9999, 1.0)] == ["0%", "29%", "50%", "99%", "100%"]
+    assert percent_text(0.123456, 1) == "12.3%"
 
 
 def test_compose_continue_upsample_commands(tmp_path, capsys) -> None:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from jukestudio.engine.progress import Progress
+from jukestudio.engine.progress import Progress, percent_text
 from jukestudio.gui.wording import QUALITY, QUALITY_DETAIL
 from jukestudio.hub.download import human_bytes
 
@@ -74,12 +74,13 @@ class JobRow:
             return "finished"
         if self.is_download:
             if not self.total_units:  # converting into the store: a fraction, said in the message
-                return f"{self.message or 'converting'} · {self.fraction:.0%}"
-            return f"{human_bytes(self.done_units)} of {human_bytes(self.total_units)} · {self.fraction:.0%}"
+                return f"{self.message or 'converting'} · {percent_text(self.fraction)}"
+            return f"{human_bytes(self.done_units)} of {human_bytes(self.total_units)} · {percent_text(self.fraction)}"
         if self.level is None:
-            return f"{self.fraction:.0%}"
+            return percent_text(self.fraction)
         name = QUALITY.get(self.level, f"level {self.level}")
-        return f"{name} · part {min(self.window + 1, self.n_windows)} of {self.n_windows} · {self.fraction:.0%}"
+        part = f"part {min(self.window + 1, self.n_windows)} of {self.n_windows}"
+        return f"{name} · {part} · {percent_text(self.fraction)}"
 
     def speed_text(self) -> str:
         """Speed as audio composed per second of waiting (all takes together), not in tokens; a
