@@ -9,7 +9,15 @@ import torch
 
 from jukestudio.engine import jobs, runner
 from jukestudio.engine.state import JobState
-from jukestudio.model.quantize import Int8Weight, fast_preview, int8_addmm, kernel_available, quantize_int8
+from jukestudio.model.quantize import (
+    Int8Weight,
+    fast_preview,
+    int8_addmm,
+    int8_linear,
+    kernel_available,
+    quantize_int8,
+    quantize_prior,
+)
 from jukestudio.project import Project, ProjectSettings
 from tests.engine.tiny import TINY_HF, tiny_labels
 
@@ -34,6 +42,20 @@ def test_int8_matmul_is_close_to_fp32() -> None:
     rel = (got - exact).norm() / exact.norm()
     assert 1e-5 < rel < 0.01  # quantised (not the fp32 path in disguise), and close
     assert kernel_available()  # torch 2.13 CPU has aten._weight_int8pack_mm
+
+
+def test_int8_covers_the_mlps_and_the_logits_head_not_the_attention(model) -> None:
+    autoregressive = model.priors[0].prior
+    weights = quantize_prior(autoregressive)
+    blocks = autoregressive.transformer._attn_mods
+    assert set(weights) == {m for b in blocks for m in (b.mlp.c_fc, b.mlp.c_proj)} | {autoregressive.fc_proj_out}
+    head = weights[autoregressive.fc_proj_out]
+    assert head.q.shape == autoregressive.fc_proj_out.weight.shape  # (vocabulary, width), as nn.Linear
+    h = torch.randn(4, autoregressive.width, generator=torch.Generator().manual_seed(2))
+    exact = torch.nn.functional.linear(h, autoregressive.fc_proj_out.weight)
+    rel = (int8_linear(h, head).float() - exact).norm() / exact.norm()
+    assert 1e-5 < rel < 0.01
+    assert quantize_prior(autoregressive) is weights  # cached while the weights are unchanged
 
 
 def test_fast_preview_is_on_for_the_top_level_only_and_close_to_fp32(model) -> None:
