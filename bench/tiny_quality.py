@@ -15,6 +15,11 @@ generated audio, conditioning, speed. Prints a report and writes it as JSON.
 * Conditioning: two styles with one instrument (onset rate) and two instruments with one style
   (spectral centroid, magnitude- and power-weighted): the gap between the condition means against
   the spread (std) within each. The held-out data's own figures per condition are printed alongside.
+* Label use: the top prior's teacher-forced bits per token on the first window of each held-out clip
+  with its true style / instrument, with "unknown", and with each wrong one: how much it reads them.
+* Preview ceiling: the held-out clips through the preview level alone, measured per style and per
+  instrument — what a top prior that followed its labels perfectly could show in the conditioning
+  figures (the preview level keeps only part of the rhythm and little of the timbre).
 * Speed: wall time of 3 takes x ``--seconds`` preview, and of the full upsampling of one take.
 """
 
@@ -115,6 +120,50 @@ def prior_losses(model: JukeboxModel, clips, max_windows: int = 6) -> dict:
     return result
 
 
+@torch.inference_mode()
+def label_use(model: JukeboxModel, clips) -> dict:
+    prior, top = model.priors[0], model.vqvae.hop_lengths[-1]
+    styles = sorted({c.genre for c in clips})
+    instruments = sorted({c.artist for c in clips})
+    losses: dict[str, list[float]] = {}
+    for clip in clips:
+        usable = len(clip.audio) // top * top
+        window = model.vqvae.encode(torch.from_numpy(clip.audio[:usable]).view(1, -1, 1))[-1][:, : prior.n_ctx]
+
+        def bits(artist: str, genre: str, window=window, usable=usable) -> float:
+            metadata = prior.get_metadata(labels_for(model, artist, genre)[0], 0, usable, 0)
+            return float(prior.forward_tokens(window, None, metadata)[0])
+
+        for genre in [*styles, "unknown"]:
+            kind = "true" if genre == clip.genre else "unknown" if genre == "unknown" else "wrong"
+            losses.setdefault(f"style_{kind}", []).append(bits(clip.artist, genre))
+        for artist in [*instruments, "unknown"]:
+            if artist != clip.artist:
+                kind = "unknown" if artist == "unknown" else "wrong"
+                losses.setdefault(f"instrument_{kind}", []).append(bits(artist, clip.genre))
+    return {key: float(np.mean(values)) for key, values in losses.items()}
+
+
+@torch.inference_mode()
+def preview_ceiling(model: JukeboxModel, clips) -> dict:
+    top = model.vqvae.hop_lengths[-1]
+    by_style: dict[str, list[dict]] = {}
+    by_instrument: dict[str, list[dict]] = {}
+    for clip in clips:
+        usable = len(clip.audio) // top * top
+        codes = model.vqvae.encode(torch.from_numpy(clip.audio[:usable]).view(1, -1, 1))
+        level = model.vqvae.levels - 1
+        preview = model.vqvae.decode([codes[level]], start_level=level, end_level=level + 1)[0, :, 0].numpy()
+        figures = measure(preview)
+        by_style.setdefault(clip.genre, []).append(figures)
+        by_instrument.setdefault(clip.artist, []).append(figures)
+    return {
+        "styles": {k: summarise(v)["onset_rate"] for k, v in sorted(by_style.items())},
+        "instruments_centroid": {k: summarise(v)["centroid_hz"] for k, v in sorted(by_instrument.items())},
+        "instruments_power_centroid": {k: summarise(v)["power_centroid_hz"] for k, v in sorted(by_instrument.items())},
+    }
+
+
 def measure(audio: np.ndarray) -> dict:
     return {
         "flatness": spectral_flatness(audio),
@@ -169,8 +218,14 @@ def separation(a: list[dict], b: list[dict], key: str) -> dict:
     va, vb = [t[key] for t in a], [t[key] for t in b]
     gap = abs(statistics.mean(va) - statistics.mean(vb))
     spread = max(statistics.pstdev(va), statistics.pstdev(vb))
-    return {"property": key, "mean_a": statistics.mean(va), "mean_b": statistics.mean(vb), "gap": gap,
-            "within_spread": spread, "separated": gap > spread}
+    return {
+        "property": key,
+        "mean_a": statistics.mean(va),
+        "mean_b": statistics.mean(vb),
+        "gap": gap,
+        "within_spread": spread,
+        "separated": gap > spread,
+    }
 
 
 def main() -> None:
@@ -182,7 +237,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["recon", "priors", "conditioning", "upsample"])
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["recon", "priors", "labels", "conditioning", "upsample"]
+    )
     parser.add_argument("--out", type=Path, default=Path("tiny_quality.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -196,6 +253,11 @@ def main() -> None:
     if "priors" not in args.skip:
         report["priors"] = prior_losses(model, clips)
         print("prior loss:", json.dumps(report["priors"], indent=1))
+    if "labels" not in args.skip:
+        report["label_use"] = label_use(model, clips)
+        print("top prior bits/token by label:", json.dumps(report["label_use"], indent=1))
+        report["preview_ceiling"] = preview_ceiling(model, clips)
+        print("held-out data through the preview level:", json.dumps(report["preview_ceiling"], indent=1))
 
     # speed: 3 takes of a 10 s preview, as the window's default compose
     codes, audio, took = compose(model, *STYLE_PAIR[0], 3, args.seconds, args.seed)
@@ -221,7 +283,7 @@ def main() -> None:
         for artist, genre in dict.fromkeys(STYLE_PAIR + INSTRUMENT_PAIR):
             _, takes_audio, _ = compose(model, artist, genre, args.takes, args.seconds, args.seed + 1)
             groups[f"{artist}/{genre}"] = [measure(a) for a in takes_audio]
-            print(f"{artist}/{genre}:", json.dumps(summarise(groups[f'{artist}/{genre}'])))
+            print(f"{artist}/{genre}:", json.dumps(summarise(groups[f"{artist}/{genre}"])))
         data_groups = {
             key: summarise([measure(c.audio) for c in clips if f"{c.artist}/{c.genre}" == key]) for key in groups
         }
