@@ -38,7 +38,7 @@ class Bandwidth:
     def from_audio(cls, audio: torch.Tensor) -> Bandwidth:
         """Statistics of a batch (N, T, 1): mean |x|, variance, mean Frobenius norm of |STFT| per item."""
         x = audio.detach().double().mean(dim=-1)  # (N, T)
-        spec = stft_magnitudes(x, *SPECTRAL_STFT)
+        spec = _magnitudes(x, *SPECTRAL_STFT)
         spec_norm = torch.linalg.vector_norm(spec.flatten(1), dim=1).mean()
         return cls(l1=float(x.abs().mean()), l2=float(x.var(unbiased=False)), spec=float(spec_norm))
 
@@ -280,7 +280,7 @@ def reconstruction_loss(
     raise ConfigError(f"unknown vqvae loss_fn {kind!r} (expected l1, l2, linf or lmix)")
 
 
-def stft_magnitudes(x: torch.Tensor, n_fft: int, hop_length: int, window: int) -> torch.Tensor:
+def _magnitudes(x: torch.Tensor, n_fft: int, hop_length: int, window: int) -> torch.Tensor:
     """|STFT| of (N, T) signals, centred with reflection padding (torch.stft defaults, as the original)."""
     if x.shape[-1] <= n_fft // 2:
         raise ValueError(f"spectral losses need clips longer than {n_fft // 2} samples, got {x.shape[-1]}")
@@ -289,8 +289,8 @@ def stft_magnitudes(x: torch.Tensor, n_fft: int, hop_length: int, window: int) -
 
 
 def _spectral_distance(target: torch.Tensor, output: torch.Tensor, n_fft: int, hop: int, window: int) -> torch.Tensor:
-    a = stft_magnitudes(target.float().mean(dim=-1), n_fft, hop, window)
-    b = stft_magnitudes(output.float().mean(dim=-1), n_fft, hop, window)
+    a = _magnitudes(target.float().mean(dim=-1), n_fft, hop, window)
+    b = _magnitudes(output.float().mean(dim=-1), n_fft, hop, window)
     return torch.linalg.vector_norm((a - b).flatten(1), dim=1)
 
 

@@ -51,7 +51,6 @@ class Plan:
     vqvae: Schedule
     priors: tuple[Schedule, Schedule, Schedule]
     crop_length: int = 16384
-    log_spectral: float = 0.0  # weight of the VQ-VAE's log-magnitude spectral term (vqvae_stage); 0 = off
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -71,7 +70,6 @@ def start_run(run_dir: Path, config: JukeboxConfig, data_dir: Path, plan: Plan) 
         "vqvae": asdict(plan.vqvae),
         "priors": [asdict(s) for s in plan.priors],
         "crop_length": plan.crop_length,
-        "log_spectral": plan.log_spectral,
         **plan.extra,
     }
     run.setdefault("wall_s", {})
@@ -120,7 +118,7 @@ def train_vqvae(
 ) -> list[dict[str, float]]:
     config = run_config(run_dir)
     model = JukeboxVQVAE(config.vqvae_config)
-    stage = vqvae_stage(model, clips.split("train"), plan.vqvae, plan.crop_length, plan.log_spectral)
+    stage = vqvae_stage(model, clips.split("train"), plan.vqvae, plan.crop_length)
     began = time.monotonic()
     rows = run_stage(stage, plan.vqvae, run_dir / "vqvae", progress, stop_after)
     _add_wall(run_dir, "vqvae", time.monotonic() - began)

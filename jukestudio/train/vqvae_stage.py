@@ -4,10 +4,6 @@ commitment) by gradient, codebooks by the original's EMA with dead-code restarts
 Set-up as the original: convolutions initialised from the seed, each codebook initialised from the
 latents of the first batch (``init_k``), the losses normalised by the data's statistics
 (``calculate_bandwidth``, here from a sample of crops).
-
-``log_spectral`` (0 = the original's losses only) adds, per level, the mean absolute difference of
-log STFT magnitudes at the original's three resolutions. The original's losses are ruled by the loud
-low partials; on a log scale the quiet upper harmonics — what tells timbres apart — count as much.
 """
 
 from __future__ import annotations
@@ -16,31 +12,15 @@ from collections.abc import Sequence
 
 import torch
 
-from jukestudio.model.vqvae import MULTISPECTRAL_STFTS, Bandwidth, JukeboxVQVAE, stft_magnitudes
+from jukestudio.model.vqvae import Bandwidth, JukeboxVQVAE
 from jukestudio.train.codebook import EmaCodebook
 from jukestudio.train.dataset import Clip, random_crops
 from jukestudio.train.loop import Schedule, Stage
 
 BANDWIDTH_CROPS = 32
-LOG_FLOOR = 1e-3  # magnitudes below this (about -60 dB of a full-scale partial's) count as silence
 
 
-def log_spectral_distance(target: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
-    """Mean |log(|S_target| + floor) - log(|S_output| + floor)| over bins, frames and the three
-    resolutions; (N, T, 1) audio, one number for the batch."""
-    a, b = target.float().mean(dim=-1), output.float().mean(dim=-1)
-    distances = [
-        (torch.log(stft_magnitudes(a, *stft) + LOG_FLOOR) - torch.log(stft_magnitudes(b, *stft) + LOG_FLOOR))
-        .abs()
-        .mean()
-        for stft in MULTISPECTRAL_STFTS
-    ]
-    return sum(distances[1:], distances[0]) / len(distances)
-
-
-def vqvae_stage(
-    model: JukeboxVQVAE, clips: Sequence[Clip], schedule: Schedule, crop_length: int, log_spectral: float = 0.0
-) -> Stage:
+def vqvae_stage(model: JukeboxVQVAE, clips: Sequence[Clip], schedule: Schedule, crop_length: int) -> Stage:
     """A ``Stage`` training ``model`` on random crops of ``crop_length`` samples of ``clips``."""
     config = model.config
     hop = model.hop_lengths[-1]
@@ -64,15 +44,8 @@ def vqvae_stage(
     def step(index: int, generator: torch.Generator) -> dict[str, float]:
         audio = random_crops(clips, crop_length, schedule.batch_size, generator)
         out = model(audio, bandwidth["value"])
-        loss = out.loss
-        metrics = {}
-        if log_spectral:
-            for level, reconstruction in enumerate(out.reconstructions):
-                term = log_spectral_distance(audio, reconstruction)
-                metrics[f"logspec_l{level}"] = float(term.detach())
-                loss = loss + log_spectral * term
-        loss.backward()
-        metrics["loss"] = float(loss.detach())
+        out.loss.backward()
+        metrics = {"loss": float(out.loss.detach())}
         for level in range(model.levels):
             stats = emas[level].update(latents[level], out.music_tokens[level], generator)
             metrics[f"recons_l{level}"] = float(out.metrics[f"recons_loss_l{level + 1}"])

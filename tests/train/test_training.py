@@ -18,7 +18,7 @@ from jukestudio.train import pipeline
 from jukestudio.train.dataset import DataError, label_rows, load_clips, random_crops
 from jukestudio.train.loop import CHECKPOINT, CURVES, Schedule, load_checkpoint, run_stage
 from jukestudio.train.prior_stage import encode_clips, prior_batch, prior_stage
-from jukestudio.train.vqvae_stage import log_spectral_distance, vqvae_stage
+from jukestudio.train.vqvae_stage import vqvae_stage
 from tests.train.conftest import micro_config, micro_plan
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,32 +52,6 @@ def test_vqvae_steps_lower_the_reconstruction_loss(tiny_data, tmp_path):
     assert after < 0.8 * before, (before, after)
     assert [r["step"] for r in rows] == [5, 10, 15, 20, 25]
     assert (tmp_path / "vqvae" / CURVES).read_text().startswith("step,lr,loss,")
-
-
-def test_the_log_spectral_term_weighs_a_lost_quiet_harmonic_over_a_softer_loud_one():
-    """Why the term exists: the original's spectral loss rates losing a quiet upper harmonic (the
-    timbre) as a smaller error than the loud fundamental 10 % too soft; on a log scale it is larger."""
-    from jukestudio.model.vqvae import multispectral_loss
-
-    t = torch.arange(8192, dtype=torch.float64) / 44100
-    low, high = 0.5 * torch.sin(2 * torch.pi * 220 * t), 0.01 * torch.sin(2 * torch.pi * 3520 * t)
-    target = (low + high).float().view(1, -1, 1)
-    timbre_lost = low.float().view(1, -1, 1)
-    softer = (0.9 * low + high).float().view(1, -1, 1)
-    assert float(log_spectral_distance(target, target)) == 0.0
-    assert float(multispectral_loss(target, timbre_lost)) < float(multispectral_loss(target, softer))
-    assert float(log_spectral_distance(target, timbre_lost)) > 3 * float(log_spectral_distance(target, softer))
-
-
-def test_a_vqvae_stage_with_the_log_spectral_term_trains_and_logs_it(tiny_data, tmp_path):
-    clips = load_clips(tiny_data, splits=("train",)).clips
-    model = JukeboxVQVAE(micro_config().vqvae_config)
-    schedule = Schedule(steps=10, batch_size=2, lr=3e-3, warmup=1, checkpoint_every=10, log_every=5)
-    rows = run_stage(vqvae_stage(model, clips, schedule, 4096, log_spectral=1.0), schedule, tmp_path / "vqvae")
-    terms = [[row[f"logspec_l{level}"] for level in range(model.levels)] for row in rows]
-    assert all(term > 0 for row in terms for term in row)
-    # the logged loss is the original's (positive) plus the term at every level
-    assert all(row["loss"] > sum(term) for row, term in zip(rows, terms, strict=True)), rows
 
 
 def test_prior_steps_lower_the_token_loss(tiny_data, tmp_path):
