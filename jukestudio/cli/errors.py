@@ -28,14 +28,15 @@ def _target(filename: object) -> str:
     return str(path)
 
 
-def describe_os_error(exc: OSError) -> str:
+def describe_os_error(exc: OSError, resume: str = "jukestudio-cli resume PROJECT_DIR") -> str:
+    """One line for an OSError; ``resume`` is the command a full disk's message tells to run after."""
     where = _target(exc.filename)
     if exc.errno == errno.ENOSPC and exc.strerror and "needs" in exc.strerror:  # the amount is known
         return f"the disk is full: {exc.strerror} ({where}); free some space and try again"
     if exc.errno == errno.ENOSPC or exc.errno == getattr(errno, "EDQUOT", -1):
         return (
-            f"the disk is full: cannot write {where}. Free some space, then run `jukestudio-cli resume "
-            "PROJECT_DIR` to continue; finished windows and takes are kept"
+            f"the disk is full: cannot write {where}. Free some space, then run `{resume}` to continue; "
+            "finished windows and takes are kept"
         )
     if exc.errno == errno.EROFS:
         return f"{where}: the folder is on a read-only disk; copy the project to a writable place"

@@ -11,7 +11,7 @@ import argparse
 import signal
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from jukestudio import limits
 from jukestudio.bundled_model import BUNDLED_NAME
 from jukestudio.cli import arguments as typed
 from jukestudio.cli import checks
+from jukestudio.cli.errors import describe_os_error
 from jukestudio.cli.progress_line import ProgressLine
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
 from jukestudio.engine.state import RESUMABLE, UNFINISHED, read_jobs
@@ -512,6 +513,9 @@ def _run(project: Any, models: dict[str, Any], folders: list[Path], args: argpar
             except (ValueError, RuntimeError, OSError) as exc:
                 bar.close()
                 _mark_failed(folder, exc)
+                if isinstance(exc, OSError) and exc.errno is not None:  # full disk, read-only, …: say which
+                    resume = f"jukestudio-cli resume {project.folder} {folder.name}"
+                    raise checks.UsageError(f"job {folder.name}: {describe_os_error(exc, resume)}") from exc
                 raise checks.UsageError(f"job {folder.name} failed: {exc}") from exc
             bar.close()
             sys.stdout.write(f"{result.job_id} done: takes {' '.join(result.take_ids)}\n")
@@ -528,7 +532,8 @@ def _mark_failed(folder: Path, exc: BaseException) -> None:
         return
     if state.status in UNFINISHED:
         state.set_status("failed", f"{type(exc).__name__}: {exc}")
-        state.save(tensors=False)
+        with suppress(OSError):  # a full or read-only disk: the job stays as it is on disk
+            state.save(tensors=False)
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from jukestudio.cli import jobs as cli_jobs
 from jukestudio.cli.main import main
@@ -359,6 +359,53 @@ def test_full_disk_mid_job_is_an_ordinary_failure_and_resume_finishes(base: Base
     info = json.loads((folder / "jobs" / base.job / "job.json").read_text())
     assert info["status"] == "done"
     assert Project.open(folder).takes.keys() >= set(info["take_ids"]) | {base.take_a, base.take_b}
+
+
+def test_a_disk_that_fills_at_the_finish_step_loses_nothing_and_resume_writes_the_takes(
+    base: Base, model, small_disk: Path, tmp_path: Path
+) -> None:
+    """Every window sampled and saved, then the disk fills just as the takes are written: one line that
+    says so, the project's takes and the job's saved codes intact, no half-made take, and ``resume``
+    after freeing space writes the same takes as a run that never met a full disk."""
+    reference = tmp_path / "reference"
+    shutil.copytree(base.folder, reference)
+    assert main(["resume", str(reference), base.job, "--quiet", "--device", "cpu", "--threads", "1"]) == 0
+    folder = small_disk / "song"
+    shutil.copytree(base.folder, folder)
+    before = {k: v for k, v in _digests(folder).items() if k.startswith("takes/")}
+    run = _run_cli(["resume", str(folder), base.job, "--quiet", "--device", "cpu"], model)
+
+    def fill_then_finish() -> tuple[int, str]:
+        from jukestudio.engine import runner
+
+        real = runner.finish_job
+
+        def finish(*args, **kwargs):
+            _fill(small_disk)  # the windows are on disk; the takes are next
+            return real(*args, **kwargs)
+
+        runner.finish_job = finish
+        return run()
+
+    outcome = run_forked(fill_then_finish, timeout=120)
+    code, err = outcome.value
+    Tally.add("full disk / read-only", code == 2 and "disk is full" in err, outcome.peak_rss_mb, "full at finish")
+    assert code == 2 and err.strip().count("\n") == 0 and "disk is full" in err, err
+    job_dir = folder / "jobs" / base.job
+    assert json.loads((job_dir / "job.json").read_text())["progress"]["fraction"] == 1.0  # all windows kept
+    assert {k: v for k, v in _digests(folder).items() if k.startswith("takes/")}.keys() >= before.keys()
+    assert all(_digests(folder)[k] == v for k, v in before.items())  # the earlier takes untouched
+    assert not [p for p in folder.rglob(".*") if p.is_file()], "temp files left"
+    (small_disk / "filler").unlink()
+    outcome = run_forked(_run_cli(["resume", str(folder), base.job, "--quiet", "--device", "cpu"], model), timeout=120)
+    assert outcome.value[0] == 0, outcome.value
+    info = json.loads((job_dir / "job.json").read_text())
+    assert info["status"] == "done"
+    want = json.loads((reference / "jobs" / base.job / "job.json").read_text())["take_ids"]
+    assert info["take_ids"] == want
+    for take_id in want:
+        got, ref = (load_file(str(f / "takes" / take_id / "codes_prior0.safetensors")) for f in (folder, reference))
+        assert got.keys() == ref.keys() and all(torch.equal(got[k], ref[k]) for k in got), take_id
 
 
 def test_read_only_project_names_the_folder_not_a_temp_file(base: Base, model, small_disk: Path) -> None:
