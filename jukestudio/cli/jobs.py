@@ -19,11 +19,11 @@ from jukestudio import limits
 from jukestudio.bundled_model import BUNDLED_NAME
 from jukestudio.cli import arguments as typed
 from jukestudio.cli import checks
-from jukestudio.cli.errors import describe_os_error
 from jukestudio.cli.progress_line import ProgressLine
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
 from jukestudio.engine.state import RESUMABLE, UNFINISHED, read_jobs
 from jukestudio.levels import LEVEL_KEYS, level_label, parse_level, parse_levels
+from jukestudio.os_errors import describe_os_error
 
 EXIT_CANCELLED = 130
 
@@ -514,7 +514,7 @@ def _run(project: Any, models: dict[str, Any], folders: list[Path], args: argpar
                 bar.close()
                 _mark_failed(folder, exc)
                 if isinstance(exc, OSError) and exc.errno is not None:  # full disk, read-only, …: say which
-                    resume = f"jukestudio-cli resume {project.folder} {folder.name}"
+                    resume = f"run `jukestudio-cli resume {project.folder} {folder.name}`"
                     raise checks.UsageError(f"job {folder.name}: {describe_os_error(exc, resume)}") from exc
                 raise checks.UsageError(f"job {folder.name} failed: {exc}") from exc
             bar.close()

@@ -828,7 +828,7 @@ class MainWindow(QMainWindow):
         return [self._submit(spec) for spec in specs]
 
     def resume_job(self, job_id: str) -> str | None:
-        """Resume one cancelled (or interrupted) job from its last finished window."""
+        """Resume one cancelled, failed or interrupted job from its last finished window."""
         spec = self.studio.resume_job(job_id)
         if spec is None:
             self.jobs_model.set_resumable(job_id, False)
@@ -905,6 +905,7 @@ class MainWindow(QMainWindow):
 
     def _job_failed(self, job_id: str, message: str) -> None:
         self.jobs_model.set_status(job_id, "failed", message)
+        self.jobs_model.set_resumable(job_id, self.studio.is_resumable(job_id))
         self.show_message(f"Job failed: {message}", error=True)
         self._clear_live_markers(job_id)
         self._end_growth(job_id)

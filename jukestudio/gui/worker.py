@@ -22,6 +22,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
+from jukestudio.os_errors import describe_os_error
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ class JobTicket:
 def describe_error(exc: BaseException) -> str:
     """A message a musician can act on; the traceback goes to the log."""
     name = type(exc).__name__
+    if isinstance(exc, OSError) and exc.errno is not None:  # disk full, read-only folder, …: what to do
+        text = describe_os_error(exc, resume="resume the job from the Jobs panel")
+        return text[0].upper() + text[1:]
     if name == "OutOfMemoryError" or "out of memory" in str(exc).lower():
         return f"Out of memory: {exc}. Try fewer takes at a time or a shorter take length."
     text = str(exc).strip()

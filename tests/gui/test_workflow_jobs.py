@@ -262,3 +262,36 @@ def test_a_composing_take_grows_from_its_saved_windows(qtbot, window):
     start, tail = studio.grown_audio(job_id, 10_000)  # only the new part: from a token boundary on
     assert start == 10_000 // 128 * 128 and len(tail[0]) == len(whole[0]) - start
     assert np.abs(tail[0] - whole[0][start:]).max() < 0.05  # decoded with context: no seam
+
+
+def test_a_disk_full_at_the_finish_says_so_and_the_job_resumes_from_its_row(qtbot, window, monkeypatch):
+    """Every window sampled, then writing the takes meets a full disk: the status line says what and how
+    (the final file's name, not the temp file's), the failed row offers Resume, and Resume finishes it."""
+    import errno
+
+    from jukestudio.engine import runner
+
+    real = runner.finish_job
+
+    def disk_full(state, *args, **kwargs):
+        temp = state.folder.parent.parent / "takes" / "t1" / ".take.json.ab12cd34.tmp"
+        raise OSError(errno.ENOSPC, "No space left on device", str(temp))
+
+    monkeypatch.setattr(runner, "finish_job", disk_full)
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
+        job_id = window.compose()
+    assert ended.args == [job_id, "failed"]
+    message = window.last_message
+    assert "The disk is full: cannot write" in message and "take.json" in message, message
+    assert ".tmp" not in message and "resume the job from the Jobs panel" in message, message
+    row = window.jobs_model.job(job_id)
+    assert row.status == "failed" and row.can_resume
+    assert window.jobs_model.data(window.jobs_model.index(window.jobs_model.row_of(job_id), 1)) == "failed (resumable)"
+    window.jobs.table.selectRow(window.jobs_model.row_of(job_id))
+    assert window.jobs.resume_button.isEnabled()
+    assert window.studio.unfinished_jobs() == []  # not offered on open: only from its row
+    monkeypatch.setattr(runner, "finish_job", real)  # space freed
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS) as ended:
+        window.jobs.resume_button.click()
+    assert ended.args == [job_id, "done"], window.last_message
+    assert window.takes.take_ids() and window.jobs_model.job(job_id).status == "done"

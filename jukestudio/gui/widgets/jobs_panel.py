@@ -31,6 +31,7 @@ from jukestudio.hub.download import human_bytes
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE = ("queued", "running")
+RESUMABLE_STATUSES = ("cancelled", "failed")  # with finished windows kept (a full disk fails a job so)
 COLUMNS = ("Job", "Status", "Progress", "Speed", "Time left")
 HOPS = {0: 128, 1: 32, 2: 8}  # audio samples per token per level of every released model
 SAMPLE_RATE = 44100
@@ -59,9 +60,13 @@ class JobRow:
     tokens_per_s: float = 0.0
     eta_s: float | None = None
     message: str = ""
-    resumable: bool = False  # a cancelled job that kept finished windows
+    resumable: bool = False  # a cancelled or failed job that kept finished windows
     done_units: int = 0  # a download's bytes so far and in all (Progress.tokens_* carry bytes there)
     total_units: int = 0
+
+    @property
+    def can_resume(self) -> bool:
+        return self.resumable and self.status in RESUMABLE_STATUSES
 
     @property
     def is_download(self) -> bool:
@@ -131,7 +136,7 @@ class JobsModel(QAbstractTableModel):
             if col == 0:
                 return row.label
             if col == 1:
-                return "cancelled (resumable)" if row.resumable and row.status == "cancelled" else row.status
+                return f"{row.status} (resumable)" if row.can_resume else row.status
             if col == 2:
                 return row.progress_text()
             if col == 3:
@@ -174,7 +179,7 @@ class JobsModel(QAbstractTableModel):
             return
         row = self._rows[i]
         row.status, row.message = status, message or row.message
-        if status != "cancelled":
+        if status not in RESUMABLE_STATUSES:
             row.resumable = False
         if status == "done":
             row.fraction, row.eta_s = 1.0, 0.0
@@ -237,7 +242,7 @@ class JobsPanel(QWidget):
     """The table plus Cancel / Clear finished buttons."""
 
     cancel_requested = Signal(str)  # job_id
-    resume_requested = Signal(str)  # job_id of a cancelled, resumable row
+    resume_requested = Signal(str)  # job_id of a cancelled or failed row that kept finished windows
 
     def __init__(self, model: JobsModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -299,7 +304,7 @@ class JobsPanel(QWidget):
     def _update_buttons(self, *_: object) -> None:
         jobs = {j.job_id: j for j in self.model.jobs()}
         selected = [jobs[i] for i in self.selected_job_ids() if i in jobs]
-        can_resume = any(j.resumable and j.status == "cancelled" for j in selected)
+        can_resume = any(j.can_resume for j in selected)
         can_cancel = any(j.status in ACTIVE for j in selected) or (
             not selected and any(j.status == "running" for j in jobs.values())
         )
@@ -312,7 +317,7 @@ class JobsPanel(QWidget):
     def resume_selected(self) -> None:
         jobs = {j.job_id: j for j in self.model.jobs()}
         for job_id in self.selected_job_ids():
-            if jobs[job_id].resumable and jobs[job_id].status == "cancelled":
+            if jobs[job_id].can_resume:
                 self.resume_requested.emit(job_id)
 
     def selected_job_ids(self) -> list[str]:
