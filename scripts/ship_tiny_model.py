@@ -58,19 +58,21 @@ def main() -> None:
                     "folk": "eighth-note dance melody over bass and soft kick, 100-120 bpm",
                     "electronic": "sixteenth-note arpeggios over a held bass, kick on the beats, 120-140 bpm",
                 },
-                "artists (timbres; names from the v2 artist table)": {
-                    "johann_sebastian_bach": "organ: four harmonics, sustained",
-                    "eric_clapton": "plucked string: eight decaying harmonics",
-                    "jean_michel_jarre": "bright synthesizer lead: band-limited sawtooth with vibrato",
+                "artists (instruments; names from the v2 artist table)": {
+                    "johann_sebastian_bach": "organ: four harmonics, sustained; keys from C2",
+                    "eric_clapton": "plucked string: eight decaying harmonics; keys from C3",
+                    "jean_michel_jarre": "bright synthesizer lead: band-limited sawtooth with vibrato; keys from C4",
                 },
                 "unknown": "artist or genre 'unknown' (15% label dropout in training) samples any of them",
             },
             "how": {
-                "command": "jukestudio-cli train all DATA_DIR --out RUN_DIR (the tiny recipe, seed 1913, 1 thread)",
+                "command": "jukestudio-cli train all DATA_DIR --out RUN_DIR (the tiny recipe, seed 1913); "
+                "here: train vqvae --threads 2, then train prior --level preview --threads 1 beside "
+                "train prior --level middle, then full (--threads 1)",
                 "plan": run.get("plan"),
                 "wall_seconds": run.get("wall_s"),
                 "note": run.get("note", ""),
-                "machine": "2 shared CPU cores, torch.set_num_threads(1) per stage, top prior and "
+                "machine": "2 CPU cores (x86-64, AVX-512), torch 2.13 CPU; the top prior and the "
                 "upsamplers trained side by side",
                 "final_losses": final_losses(args.run_dir),
                 "code_commit": commit.strip(),

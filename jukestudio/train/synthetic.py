@@ -14,13 +14,15 @@ Three styles (the model's genres; they differ in tempo and note density, hence o
 * ``folk``: a dance, an eighth-note melody over a bass on the beats and a soft kick (100-120 bpm);
 * ``electronic``: sixteenth-note arpeggios over a held bass, kick on the beats (120-140 bpm).
 
-Three timbres (the model's artists; they differ in spectral centroid). The label vocabulary of the
-Jukebox v2 tables has no instrument names, so each timbre is tied to an artist name of that table
-associated with the instrument; the model manifest lists the mapping.
+Three instruments (the model's artists; they differ in timbre and in register, hence in spectral
+centroid). The label vocabulary of the Jukebox v2 tables has no instrument names, so each is tied to
+an artist name of that table associated with the instrument; the model manifest lists the mapping.
+Each plays in its own octave: the timbre alone (the upper harmonics) is mostly lost at the coarse
+preview level of a small VQ-VAE, the register is kept (docs/tiny-model.md).
 
-* ``johann_sebastian_bach``: an organ, few harmonics, sustained;
-* ``eric_clapton``: a plucked string, decaying harmonics;
-* ``jean_michel_jarre``: a bright synthesizer lead, many harmonics, slight vibrato.
+* ``johann_sebastian_bach``: an organ, few harmonics, sustained; keys from C2;
+* ``eric_clapton``: a plucked string, decaying harmonics; keys from C3;
+* ``jean_michel_jarre``: a bright synthesizer lead, many harmonics, slight vibrato; keys from C4.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ STYLES = {  # genre name -> (bpm range, notes per beat)
     "electronic": ((120, 140), 4),
 }
 INSTRUMENTS = ("johann_sebastian_bach", "eric_clapton", "jean_michel_jarre")
+LOWEST_ROOT = {"johann_sebastian_bach": 36, "eric_clapton": 48, "jean_michel_jarre": 60}  # MIDI: C2, C3, C4
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
 PROGRESSIONS = ((0, 3, 4, 0), (0, 5, 3, 4), (0, 4, 5, 3), (0, 3, 0, 4), (5, 3, 0, 4))
@@ -96,7 +99,7 @@ def render(style: str, instrument: str, seconds: float, rng: np.random.Generator
     (low, high), per_beat = STYLES[style]
     beat = 60.0 / rng.uniform(low, high)
     scale = MAJOR if rng.random() < 0.6 else MINOR
-    root = 48 + int(rng.integers(0, 12))  # C3..B3
+    root = LOWEST_ROOT[instrument] + int(rng.integers(0, 12))  # a key in the instrument's octave
     progression = PROGRESSIONS[int(rng.integers(len(PROGRESSIONS)))]
     out = np.zeros(int(seconds * SR))
 
