@@ -540,7 +540,16 @@ class Studio:
         n = len(record.take_ids) or len((record.info.get("source") or {}).get("take_ids") or [])
         what = KIND_NAMES.get(record.kind, record.kind)
         label = f"Resume: {what}" + (f" ({n} take{'s' if n != 1 else ''})" if n else "")
-        return JobSpec(job_id, label, record.kind, run, tuple(record.take_ids) if record.kind == "upsample" else ())
+        upsample = record.kind == "upsample"
+        region = (record.info.get("source") or {}).get("region_s") if upsample else None
+        return JobSpec(
+            job_id,
+            label,
+            record.kind,
+            run,
+            tuple(record.take_ids) if upsample else (),
+            region=(float(region[0]), float(region[1])) if region else None,  # the live marker's span
+        )
 
     def takes_missing_preview(self) -> list[str]:
         """Takes with codes but no decoded audio at the level they would play (e.g. composed on a

@@ -295,3 +295,20 @@ def test_a_disk_full_at_the_finish_says_so_and_the_job_resumes_from_its_row(qtbo
         window.jobs.resume_button.click()
     assert ended.args == [job_id, "done"], window.last_message
     assert window.takes.take_ids() and window.jobs_model.job(job_id).status == "done"
+
+
+def test_a_resumed_region_upsample_keeps_its_region_for_the_live_marker(qtbot, window):
+    """The live level marker of a resumed region job spans its region, not the whole take."""
+    from jukestudio.engine import jobs
+
+    window.song.take_seconds.setValue(0.3)
+    with qtbot.waitSignal(window.job_ended, timeout=JOB_TIMEOUT_MS):
+        window.compose()
+    take_id = window.takes.take_ids()[0]
+    project = window.studio.project
+    model = window.studio.models.get(project.settings.model)
+    state = jobs.create_upsample(project, model, [take_id], region_s=(0.1, 0.2), seed=3)  # queued, as after a crash
+    spec = window.studio.resume_job(state.job_id)
+    assert spec is not None and spec.take_ids == (take_id,)
+    assert spec.region == pytest.approx(tuple(state.info["source"]["region_s"]))
+    assert spec.region[0] == pytest.approx(int(0.1 * SR) // 128 * 128 / SR)  # the job's own, token-rounded
