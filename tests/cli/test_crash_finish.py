@@ -310,9 +310,15 @@ def test_upsample_killed_at_random_moments_loses_no_reported_window(cli, tmp_pat
     reference = tmp_path / "reference"
     shutil.copytree(composed, reference)
     known = set(jobs_of(composed))
+    # the reference run is timed as the killed runs are: from "running" in job.json to its exit, so the
+    # kill delays below fall inside the sampling whatever the start-up costs on a busy machine
+    trace_file = tmp_path / "trace-reference.txt"
+    pid, _ = cli.start(*args(reference), fault=f"trace:{trace_file}")
+    wait_until_sampling(reference, known)
     started = time.monotonic()
-    trace = traced(cli, tmp_path, args(reference))
+    assert cli.wait(pid) == 0
     duration = time.monotonic() - started
+    trace = trace_file.read_text().split()
     (job_id,) = set(jobs_of(reference)) - known
     want = job_takes(reference, job_id)
     n_takes = len(list((reference / "takes").iterdir()))
