@@ -80,32 +80,24 @@ def _text(max_len: int = 64) -> Check:
     return check
 
 
-def _int_list(lo: int, hi: int, min_len: int = 1, max_len: int = limits.MAX_LEVELS) -> Check:
-    item = _int(lo, hi)
-
+def _list(item: Check, noun: str, min_len: int, max_len: int) -> Check:
     def check(v: Any) -> str | None:
         if not isinstance(v, list) or not min_len <= len(v) <= max_len:
-            return f"must be a list of {min_len}..{max_len} whole numbers, got {_short(v)}"
+            return f"must be a list of {min_len}..{max_len} {noun}, got {_short(v)}"
         for i, x in enumerate(v):
             if (problem := item(x)) is not None:
                 return f"item {i} {problem}"
         return None
 
     return check
+
+
+def _int_list(lo: int, hi: int, min_len: int = 1, max_len: int = limits.MAX_LEVELS) -> Check:
+    return _list(_int(lo, hi), "whole numbers", min_len, max_len)
 
 
 def _num_list(lo: float, hi: float) -> Check:
-    item = _num(lo, hi)
-
-    def check(v: Any) -> str | None:
-        if not isinstance(v, list) or not 1 <= len(v) <= limits.MAX_LEVELS:
-            return f"must be a list of 1..{limits.MAX_LEVELS} numbers, got {_short(v)}"
-        for i, x in enumerate(v):
-            if (problem := item(x)) is not None:
-                return f"item {i} {problem}"
-        return None
-
-    return check
+    return _list(_num(lo, hi), "numbers", 1, limits.MAX_LEVELS)
 
 
 def _short(v: Any) -> str:
