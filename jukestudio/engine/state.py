@@ -188,6 +188,13 @@ class JobRecord:
         window) and cancelled ones that kept work."""
         return self.unfinished or (self.status == "cancelled" and self.kept_work)
 
+    @property
+    def resumable_from_its_row(self) -> bool:
+        """What the window resumes when asked for this job: what it offers, and failed jobs that kept
+        finished windows (a full disk at the finish, a vanished GPU) — not offered by themselves, since
+        they may fail again."""
+        return self.offered_for_resume or (self.status == "failed" and self.kept_work)
+
 
 def read_job(folder: str | Path) -> JobRecord:
     folder = Path(folder)

@@ -491,30 +491,22 @@ class Studio:
             region,
         )
 
+    def _job_records(self) -> list[Any]:
+        if self.project is None:
+            return []
+        from jukestudio.engine.state import read_jobs
+
+        return read_jobs(self.project.folder)[0]
+
     def unfinished_jobs(self) -> list[Any]:
         """Jobs to offer resuming: queued or running ones (interrupted by a crash or by closing the
         window) and cancelled ones that kept finished windows (cancel promises they can go on)."""
-        if self.project is None:
-            return []
-        from jukestudio.engine.state import read_jobs
-
-        records, _problems = read_jobs(self.project.folder)
-        return [r for r in records if r.offered_for_resume]
-
-    def _resumable_records(self) -> list[Any]:
-        """``unfinished_jobs`` and failed jobs that kept finished windows (a full disk at the finish, a
-        vanished GPU): not offered on open — they may fail again — but resumable from their row."""
-        if self.project is None:
-            return []
-        from jukestudio.engine.state import read_jobs
-
-        records, _problems = read_jobs(self.project.folder)
-        return [r for r in records if r.offered_for_resume or (r.status == "failed" and r.kept_work)]
+        return [r for r in self._job_records() if r.offered_for_resume]
 
     def is_resumable(self, job_id: str) -> bool:
         """Whether the window's job ``job_id`` (or an engine job id) can be resumed now."""
         engine_id = self.engine_job_ids.get(job_id, job_id)
-        return any(r.id == engine_id for r in self._resumable_records())
+        return any(r.id == engine_id and r.resumable_from_its_row for r in self._job_records())
 
     def resume_jobs(self) -> list[JobSpec]:
         window_ids = {engine: window for window, engine in self.engine_job_ids.items()}
@@ -523,7 +515,7 @@ class Studio:
     def resume_job(self, job_id: str) -> JobSpec | None:
         """The spec that resumes one job (keeping the window's job id, so its row is reused)."""
         engine_id = self.engine_job_ids.get(job_id, job_id)
-        record = next((r for r in self._resumable_records() if r.id == engine_id), None)
+        record = next((r for r in self._job_records() if r.id == engine_id and r.resumable_from_its_row), None)
         return self._resume_spec(record, job_id) if record is not None else None
 
     def _resume_spec(self, record: Any, job_id: str) -> JobSpec:
