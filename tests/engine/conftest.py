@@ -1,11 +1,11 @@
-"""Fixtures shared by the engine tests: the tiny fixture model, sampled on one thread."""
+"""Fixtures shared by the engine tests: the tiny fixture model, sampled on one thread, and a project on it."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from tests.engine.tiny import tiny_model
+from tests.engine.tiny import tiny_model, tiny_project
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +20,8 @@ def one_thread():
 @pytest.fixture(scope="module")
 def model():
     return tiny_model()
+
+
+@pytest.fixture
+def project(tmp_path):
+    return tiny_project(tmp_path / "song")

@@ -8,23 +8,12 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 import torch
 
 from jukestudio.engine import jobs, runner
 from jukestudio.engine.state import JobState
 from jukestudio.model import sample_loop
-from jukestudio.project import Project, ProjectSettings
-from tests.engine.tiny import TINY_HF, tiny_labels
-
-
-@pytest.fixture
-def project(tmp_path):
-    settings = ProjectSettings(
-        model=str(TINY_HF), artist="Zac Brown Band", genres=["Country"], lyrics="I met a traveller",
-        total_length_s=0.9, take_length_s=0.06, n_takes=2, seed=11, chunk_sizes=[8, 8, 8], max_batch=2,
-    )  # fmt: skip
-    return Project.create(tmp_path / "song", settings)
+from tests.engine.tiny import tiny_labels
 
 
 def test_setting_is_saved_in_job_state_and_defaults_off(project, model) -> None:

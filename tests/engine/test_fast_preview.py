@@ -18,17 +18,8 @@ from jukestudio.model.quantize import (
     quantize_int8,
     quantize_prior,
 )
-from jukestudio.project import Project, ProjectSettings
-from tests.engine.tiny import TINY_HF, tiny_labels
-
-
-@pytest.fixture
-def project(tmp_path):
-    settings = ProjectSettings(
-        model=str(TINY_HF), artist="Zac Brown Band", genres=["Country"], lyrics="I met a traveller",
-        total_length_s=0.9, take_length_s=0.06, n_takes=2, seed=11, chunk_sizes=[8, 8, 8], max_batch=2,
-    )  # fmt: skip
-    return Project.create(tmp_path / "song", settings)
+from jukestudio.project import ProjectSettings
+from tests.engine.tiny import tiny_labels
 
 
 def test_int8_matmul_is_close_to_fp32() -> None:

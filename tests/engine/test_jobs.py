@@ -17,7 +17,7 @@ from jukestudio.model.sample_loop import DurationError
 from jukestudio.model.sampling_params import SamplingParams
 from jukestudio.project import Project, ProjectSettings
 from tests.conftest import ORIG_TINY
-from tests.engine.tiny import TINY_HF
+from tests.engine.tiny import TINY_HF, tiny_project
 
 SR = 44100
 TOP, MID, LOW = 128, 32, 8  # samples per token, prior order
@@ -25,19 +25,9 @@ TOP, MID, LOW = 128, 32, 8  # samples per token, prior order
 
 @pytest.fixture
 def project(tmp_path):
-    settings = ProjectSettings(
-        model=str(TINY_HF),
-        artist="Zac Brown Band",
-        genres=["Country"],
-        lyrics="I met a traveller from an antique land",
-        total_length_s=0.9,
-        take_length_s=0.16,
-        n_takes=2,
-        seed=7,
-        chunk_sizes=[8, 8, 8],
-        max_batch=2,
+    return tiny_project(
+        tmp_path / "song", lyrics="I met a traveller from an antique land", take_length_s=0.16, seed=7
     )
-    return Project.create(tmp_path / "song", settings)
 
 
 def codes_of(project: Project, take_ids: list[str]) -> list[list[torch.Tensor | None]]:

@@ -10,19 +10,15 @@ import torch
 from jukestudio.engine import decode, jobs, runner
 from jukestudio.engine.progress import Cancelled, CancelToken, Progress
 from jukestudio.engine.state import JobState, unfinished_job_ids, unfinished_jobs
-from jukestudio.project import Project, ProjectSettings
-from tests.engine.tiny import TINY_HF
+from jukestudio.project import Project
+from tests.engine.tiny import tiny_project
 
 HOP = (128, 32, 8)  # samples per token, prior order
 
 
 @pytest.fixture
 def project(tmp_path):
-    settings = ProjectSettings(
-        model=str(TINY_HF), artist="Zac Brown Band", genres=["Country"], lyrics="I met a traveller",
-        total_length_s=0.9, take_length_s=0.1, n_takes=2, seed=3, chunk_sizes=[8, 8, 8], max_batch=2,
-    )  # fmt: skip
-    return Project.create(tmp_path / "song", settings)
+    return tiny_project(tmp_path / "song", take_length_s=0.1, seed=3)
 
 
 def add_takes(project: Project, lengths: list[int], mid: bool = False) -> list[str]:

@@ -11,17 +11,12 @@ from safetensors.torch import load_file
 from jukestudio.engine import jobs, runner
 from jukestudio.engine.progress import Progress
 from jukestudio.engine.state import JobState
-from jukestudio.project import Project, ProjectSettings
-from tests.engine.tiny import TINY_HF
+from tests.engine.tiny import tiny_project
 
 
 @pytest.fixture
 def project(tmp_path):
-    settings = ProjectSettings(
-        model=str(TINY_HF), artist="Zac Brown Band", genres=["Country"], lyrics="I met a traveller",
-        total_length_s=0.9, take_length_s=0.05, n_takes=2, seed=7, chunk_sizes=[8, 8, 8], max_batch=2,
-    )  # fmt: skip
-    return Project.create(tmp_path / "song", settings)
+    return tiny_project(tmp_path / "song", take_length_s=0.05, seed=7)
 
 
 def windows_on_disk(folder) -> dict[int, int]:

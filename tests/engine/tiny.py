@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import logging
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from jukestudio.model.modeling import JukeboxModel
+from jukestudio.project import Project, ProjectSettings
 from tests.conftest import ORIG_TINY
 
 TINY_HF = ORIG_TINY / "tiny" / "hf_model"
@@ -44,3 +46,13 @@ def tiny_labels(n: int = 1) -> list[torch.Tensor]:
     top = ref["prior0.labels"]
     low = torch.tensor([[0, 0, 0, 1069, 11]])
     return [t.repeat(n, 1) for t in (top, low, low)]
+
+
+def tiny_project(folder: Path, **changes: Any) -> Project:
+    """A new project at ``folder`` on the tiny fixture model: two short takes, chunks of 8 tokens;
+    ``changes`` replace settings (take length, seed, lyrics…)."""
+    settings = dict(
+        model=str(TINY_HF), artist="Zac Brown Band", genres=["Country"], lyrics="I met a traveller",
+        total_length_s=0.9, take_length_s=0.06, n_takes=2, seed=11, chunk_sizes=[8, 8, 8], max_batch=2,
+    )  # fmt: skip
+    return Project.create(folder, ProjectSettings(**{**settings, **changes}))
