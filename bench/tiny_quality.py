@@ -67,9 +67,11 @@ def load(args: argparse.Namespace) -> JukeboxModel:
 
 
 @torch.inference_mode()
-def reconstruction(model: JukeboxModel, clips) -> dict:
+def reconstruction(model: JukeboxModel, clips) -> tuple[dict, list[np.ndarray]]:
+    """Figures per VQ level, and each clip as the preview level alone decodes it (for the ceiling)."""
     per_level: dict[int, list[tuple[float, float]]] = {level: [] for level in range(model.vqvae.levels)}
     top = model.vqvae.hop_lengths[-1]
+    previews = []
     for clip in clips:
         usable = len(clip.audio) // top * top
         audio = torch.from_numpy(clip.audio[:usable]).view(1, -1, 1)
@@ -78,13 +80,15 @@ def reconstruction(model: JukeboxModel, clips) -> dict:
             out = model.vqvae.decode([codes[level]], start_level=level, end_level=level + 1)[0, :, 0].numpy()
             ref = clip.audio[:usable]
             per_level[level].append((spectral_convergence(ref, out), snr_db(ref, out)))
-    return {
+        previews.append(out)  # the last level: the preview
+    figures = {
         f"vq_level_{level}_hop_{model.vqvae.hop_lengths[level]}": {
             "spectral_convergence": float(np.mean([v[0] for v in values])),
             "snr_db": float(np.mean([v[1] for v in values])),
         }
         for level, values in per_level.items()
     }
+    return figures, previews
 
 
 @torch.inference_mode()
@@ -144,16 +148,11 @@ def label_use(model: JukeboxModel, clips) -> dict:
     return {key: float(np.mean(values)) for key, values in losses.items()}
 
 
-@torch.inference_mode()
-def preview_ceiling(model: JukeboxModel, clips) -> dict:
-    top = model.vqvae.hop_lengths[-1]
+def preview_ceiling(clips, previews: list[np.ndarray]) -> dict:
+    """``previews``: each clip decoded from its preview-level codes alone (``reconstruction``)."""
     by_style: dict[str, list[dict]] = {}
     by_instrument: dict[str, list[dict]] = {}
-    for clip in clips:
-        usable = len(clip.audio) // top * top
-        codes = model.vqvae.encode(torch.from_numpy(clip.audio[:usable]).view(1, -1, 1))
-        level = model.vqvae.levels - 1
-        preview = model.vqvae.decode([codes[level]], start_level=level, end_level=level + 1)[0, :, 0].numpy()
+    for clip, preview in zip(clips, previews, strict=True):
         figures = measure(preview)
         by_style.setdefault(clip.genre, []).append(figures)
         by_instrument.setdefault(clip.artist, []).append(figures)
@@ -248,9 +247,9 @@ def main() -> None:
     report: dict = {"model": str(args.run or args.model), "threads": args.threads, "held_out_clips": len(clips)}
 
     if "recon" not in args.skip:
-        report["vqvae"] = reconstruction(model, clips)
+        report["vqvae"], previews = reconstruction(model, clips)
         print("VQ-VAE reconstruction:", json.dumps(report["vqvae"], indent=1))
-        report["preview_ceiling"] = preview_ceiling(model, clips)
+        report["preview_ceiling"] = preview_ceiling(clips, previews)
         print("held-out data through the preview level:", json.dumps(report["preview_ceiling"], indent=1))
     if "priors" not in args.skip:
         report["priors"] = prior_losses(model, clips)
